@@ -1,0 +1,25 @@
+"""The ``reenact`` command. Each subcommand lives in its own module with a ``register(app)``."""
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(help="Reenact: change the facial expression of people in video, in real time.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+# Modules under reenact.cli, each adding its subcommands to ``app``.
+COMMAND_MODULES = (
+)
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"reenact.cli.{_name}").register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """Reenact: change the facial expression of people in video, in real time."""
+
+
+if __name__ == "__main__":
+    app()

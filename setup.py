@@ -1,0 +1,14 @@
+"""Package discovery for the mapped layout (metadata lives in pyproject.toml).
+
+trainer/ and kernels/ sit at the repository's top level but install as reenact.trainer and
+reenact.kernels; find_packages cannot see through that mapping, so the subpackages are listed here.
+"""
+from setuptools import find_packages, setup
+
+
+def mapped(root: str, prefix: str) -> list[str]:
+    return [prefix] + [f"{prefix}.{p}" for p in find_packages(root)]
+
+
+setup(packages=find_packages(include=["reenact", "reenact.*"])
+      + mapped("trainer", "reenact.trainer") + mapped("kernels", "reenact.kernels"))
