@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
+
+from reenact.cli.errors import ReenactError
 
 app = typer.Typer(help="Reenact: change the facial expression of people in video, in real time.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -21,5 +24,14 @@ def _root() -> None:
     """Reenact: change the facial expression of people in video, in real time."""
 
 
+def main() -> None:
+    """Console entry point: a user's mistake prints one line (no traceback) and exits with 2."""
+    try:
+        app()
+    except ReenactError as err:
+        print(f"reenact: error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    app()
+    main()
