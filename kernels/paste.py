@@ -1,0 +1,100 @@
+"""Paste generated face crops back into the frame, on each face's region only.
+
+What is pasted
+--------------
+The generator returns colour C and attention A (A = 1 keeps the input pixel). With strength s the
+edited crop is y = s * (A * y_r + (1 - A) * C) + (1 - s) * y_r = y_r + s (1 - A) (C - y_r), where
+y_r is the real crop. Pasting therefore needs only C and the weight ``mask = s * (1 - A)``
+(``paste_weight``): each frame pixel becomes
+
+    frame + feather * mask * (C - frame)
+
+evaluated at the pixel's position in the crop. Where the weight is 0 (A = 1, outside the crop,
+unselected faces) the frame keeps its own pixel exactly: nothing is resampled twice.
+
+The feather is a smoothstep of the distance to the crop border (in crop pixels): 0 on the border,
+1 from ``feather`` * S inwards, continuous everywhere, so no seam shows where the crop ends.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from reenact.kernels.warp import (_as_batch_matrices, _denormaliser, _normaliser, _to3,
+                                  crop_box_in_frame, invert_affines)
+
+
+def paste_weight(attention: torch.Tensor, strength: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """The paste weight s * (1 - A): attention (N, 1, S, S) in [0, 1]; strength a float or (N,)."""
+    s = torch.as_tensor(strength, dtype=attention.dtype, device=attention.device)
+    if s.ndim == 1:
+        s = s.view(-1, 1, 1, 1)
+    return (1.0 - attention) * s
+
+
+def feather_ramp(q: torch.Tensor, size: int, feather: float) -> torch.Tensor:
+    """Feather weight at crop coordinates q (..., 2) (crop pixels, centres at integers).
+
+    0 on and beyond the crop border (x = -0.5 or S - 0.5), rising as a smoothstep to 1 at
+    ``feather * size`` pixels inside. Returns (...).
+    """
+    lo = q + 0.5
+    hi = (size - 0.5) - q
+    d = torch.minimum(lo.amin(-1), hi.amin(-1))
+    width = max(feather * size, 1e-6)
+    t = (d / width).clamp(0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def paste_faces(frame: torch.Tensor, crops: torch.Tensor, crop_from_frame, mask: torch.Tensor, *,
+                feather: float = 0.08) -> torch.Tensor:
+    """Blend N crops into ``frame`` in place and return it.
+
+    frame: uint8 (H, W, 3) RGB or float (3, H, W) in [-1, 1], a torch tensor (edited in place).
+    crops: float (N, 3, S, S) in [-1, 1]: what to paste (the generator's colour C).
+    crop_from_frame: (N, 2, 3), frame pixels -> crop pixels (centres at integers).
+    mask: float (N, 1, S, S) in [0, 1]: the paste weight (``paste_weight``: s * (1 - A)).
+    feather: border ramp width as a fraction of S.
+    Faces are pasted in order, so a later face covers an earlier one where they overlap.
+    """
+    m = _as_batch_matrices(crop_from_frame, len(crops))
+    size = crops.shape[-1]
+    uint8 = frame.dtype == torch.uint8
+    height, width = (frame.shape[:2] if uint8 else frame.shape[1:])
+    frame_from_crop = invert_affines(m)
+    for i in range(len(crops)):
+        box = crop_box_in_frame(frame_from_crop[i], size, width, height)
+        if box is not None:
+            _paste_one(frame, crops[i], m[i], mask[i], box, feather, uint8)
+    return frame
+
+
+def _paste_one(frame, crop, crop_from_frame, mask, box, feather, uint8) -> None:
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0 + 1, y1 - y0 + 1
+    size = crop.shape[-1]
+    dev = frame.device
+    # Frame pixel centres of the region, as crop coordinates (for the feather) ...
+    region_to_crop = _to3(crop_from_frame) @ _denormaliser((x0, y0), (w, h))
+    # ... and as the crop's normalised coordinates (for grid_sample).
+    theta = (_normaliser((0.0, 0.0), (size, size)) @ region_to_crop)[:2]
+    theta_t = torch.as_tensor(theta[None], dtype=torch.float32, device=dev)
+    grid = F.affine_grid(theta_t, [1, 1, h, w], align_corners=False)
+    src = torch.cat([crop, mask], 0)[None].float()
+    sampled = F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+    ys, xs = torch.meshgrid(torch.arange(y0, y1 + 1, device=dev, dtype=torch.float64),
+                            torch.arange(x0, x1 + 1, device=dev, dtype=torch.float64), indexing="ij")
+    a = torch.as_tensor(crop_from_frame, dtype=torch.float64, device=dev)
+    q = torch.stack([a[0, 0] * xs + a[0, 1] * ys + a[0, 2], a[1, 0] * xs + a[1, 1] * ys + a[1, 2]], -1)
+    weight = feather_ramp(q, size, feather).float() * sampled[3].clamp(0.0, 1.0)
+    color = sampled[:3]
+    if uint8:
+        region = frame[y0:y1 + 1, x0:x1 + 1]
+        cur = region.float()
+        target = (color.movedim(0, -1) + 1.0) * 127.5
+        out = cur + weight[..., None] * (target - cur)
+        region.copy_(out.round_().clamp_(0, 255).to(torch.uint8))
+    else:
+        region = frame[:, y0:y1 + 1, x0:x1 + 1]
+        region.copy_(region + weight[None] * (color - region))
