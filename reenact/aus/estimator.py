@@ -1,35 +1,80 @@
 """Built-in AU estimator: 17 AUs (OpenFace order, 0-5 scale) from what the tracker gives.
 
-FIRST VERSION: a blendshape-only mapping (ARKit-to-FACS correspondence), scaled by 5. It is being
-replaced by a calibrated estimator that adds landmark geometry (AU6, AU9, AU15 need it: MediaPipe's
-cheekSquint, noseSneer and mouthFrown stay near zero). The API below stays.
+Each AU is ``clip(base + sum_k weight_k * gain_k * (x_k - neutral_k), 0, 5)`` where each ``x_k`` is
+either the mean of some MediaPipe blendshapes (the ARKit-to-FACS correspondence: mouthSmile -> AU12,
+jawOpen -> AU26, eyeBlink -> AU45, ...) or a geometric feature of the landmarks measured in a
+canonical, pose-free frame (``reenact.aus.geometry``: lip-corner height over the mouth's centre
+line, lid aperture, brow height over the eye line, cheek and alar-crease height, lip gap...).
+``neutral_k`` is the feature's median over 122 neutral faces and ``base`` OpenFace's reading of a
+resting face, so values sit on OpenFace's scale. AU6, AU9, AU15 and AU25 use geometry only: the
+blendshapes cheekSquint, noseSneer and mouthFrown stay near 0 on real faces.
+
+The numbers live in ``reenact/assets/au_calibration.json`` (fitted by ``reenact.aus.fit``);
+docs/aus.md says how each AU is measured and how far to trust it.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
-from reenact.aus.names import AU_MAX, NUM_AUS, au_index
+from reenact.aus.geometry import FEATURE_NAMES, canonical_points, features
+from reenact.aus.names import AU_MAX, AU_MIN, AU_NAMES, NUM_AUS
 from reenact.tracking.landmarker import blendshape_index
 from reenact.tracking.types import Face
-
-# AU -> blendshapes whose mean drives it.
-_BLENDSHAPE_MAP: dict[str, tuple[str, ...]] = {
-    "AU01": ("browInnerUp",), "AU02": ("browOuterUpLeft", "browOuterUpRight"),
-    "AU04": ("browDownLeft", "browDownRight"), "AU05": ("eyeWideLeft", "eyeWideRight"),
-    "AU06": ("cheekSquintLeft", "cheekSquintRight"), "AU07": ("eyeSquintLeft", "eyeSquintRight"),
-    "AU09": ("noseSneerLeft", "noseSneerRight"), "AU10": ("mouthUpperUpLeft", "mouthUpperUpRight"),
-    "AU12": ("mouthSmileLeft", "mouthSmileRight"), "AU14": ("mouthDimpleLeft", "mouthDimpleRight"),
-    "AU15": ("mouthFrownLeft", "mouthFrownRight"), "AU17": ("mouthShrugLower",),
-    "AU20": ("mouthStretchLeft", "mouthStretchRight"), "AU23": ("mouthPressLeft", "mouthPressRight"),
-    "AU25": ("jawOpen",), "AU26": ("jawOpen",), "AU45": ("eyeBlinkLeft", "eyeBlinkRight"),
-}
 
 
 @dataclass(frozen=True)
 class EstimatorConfig:
-    gain: float = AU_MAX
+    """calibration: a calibration JSON (None = the packaged one); use_depth: normalise 3-D pose
+    with MediaPipe's depth when the face has it (False: 2-D roll and scale only)."""
+
+    calibration: str | None = None
+    use_depth: bool = True
+
+
+@dataclass(frozen=True)
+class _Term:
+    feature: int | None          # index into FEATURE_NAMES, or None for a blendshape term
+    blendshapes: tuple[int, ...]
+    scale: float                 # weight * gain
+    neutral: float
+
+
+def load_calibration(path: str | Path | None = None) -> dict:
+    """The calibration dict (packaged JSON when ``path`` is None)."""
+    if path is None:
+        text = resources.files("reenact.assets").joinpath("au_calibration.json").read_text()
+        source = "reenact/assets/au_calibration.json"
+    else:
+        text, source = Path(path).read_text(), str(path)
+    try:
+        calib = json.loads(text)
+        missing = [a for a in AU_NAMES if a not in calib["aus"]]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ValueError(f"{source}: not an AU calibration file ({e})") from None
+    if missing:
+        raise ValueError(f"{source}: calibration lacks {', '.join(missing)}")
+    return calib
+
+
+def _compile(calib: dict) -> tuple[np.ndarray, list[list[_Term]]]:
+    bases = np.zeros(NUM_AUS, np.float64)
+    rows: list[list[_Term]] = []
+    for i, au in enumerate(AU_NAMES):
+        entry = calib["aus"][au]
+        bases[i] = float(entry["base"])
+        terms = []
+        for t in entry["terms"]:
+            feat = FEATURE_NAMES.index(t["feature"]) if "feature" in t else None
+            shapes = tuple(blendshape_index(b) for b in t.get("blendshapes", ()))
+            terms.append(_Term(feat, shapes, float(t["weight"]) * float(t["gain"]),
+                               float(t["neutral"])))
+        rows.append(terms)
+    return bases, rows
 
 
 class AUEstimator:
@@ -37,24 +82,31 @@ class AUEstimator:
 
     def __init__(self, cfg: EstimatorConfig = EstimatorConfig()):
         self.cfg = cfg
-        self._rows = [(au_index(au), [blendshape_index(b) for b in bs])
-                      for au, bs in _BLENDSHAPE_MAP.items()]
+        self._bases, self._rows = _compile(load_calibration(cfg.calibration))
+
+    def features(self, face: Face) -> np.ndarray:
+        """The geometric features (``reenact.aus.geometry.FEATURE_NAMES``) of one face."""
+        depth = face.depth if self.cfg.use_depth else None
+        return features(canonical_points(face.landmarks, depth))
 
     def estimate(self, face: Face) -> np.ndarray:
-        out = np.zeros(NUM_AUS, np.float32)
         if face.blendshapes is None:
             raise ValueError("this face has no blendshapes; track it with reenact.tracking")
-        for i, cols in self._rows:
-            out[i] = float(np.mean(face.blendshapes[cols])) * self.cfg.gain
-        return np.clip(out, 0.0, AU_MAX)
+        feats = self.features(face)
+        shapes = np.asarray(face.blendshapes, np.float64)
+        out = self._bases.copy()
+        for i, terms in enumerate(self._rows):
+            for t in terms:
+                x = feats[t.feature] if t.feature is not None else shapes[list(t.blendshapes)].mean()
+                out[i] += t.scale * (x - t.neutral)
+        return np.clip(out, AU_MIN, AU_MAX).astype(np.float32)
 
 
-_DEFAULT: AUEstimator | None = None
+_DEFAULT: dict[str, AUEstimator] = {}
 
 
 def estimate_aus(face: Face) -> np.ndarray:
     """AUs of one face with the default estimator (0-5 scale, OpenFace order)."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = AUEstimator()
-    return _DEFAULT.estimate(face)
+    if "default" not in _DEFAULT:  # built once: loading the calibration is not free
+        _DEFAULT["default"] = AUEstimator()
+    return _DEFAULT["default"].estimate(face)
