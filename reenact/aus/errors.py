@@ -1,0 +1,15 @@
+"""Errors of AU inputs (presets, timelines, AU files, driver videos).
+
+``AUInputError`` is a ValueError whose message names the file, the line or key, and the problem;
+the CLI turns it into a one-line ReenactError. ``DriverEnded`` is raised by a source whose
+sequence or driver has ended under the "stop" policy.
+"""
+from __future__ import annotations
+
+
+class AUInputError(ValueError):
+    """Bad AU input: the message says where (file, line, key) and what is wrong."""
+
+
+class DriverEnded(Exception):
+    """The AU sequence or driver video ended and the policy is "stop"."""
