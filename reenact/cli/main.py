@@ -14,6 +14,7 @@ app = typer.Typer(help="Reenact: change the facial expression of people in video
 # Modules under reenact.cli, each adding its subcommands to ``app``.
 COMMAND_MODULES = (
     "train",
+    "export",
 )
 
 for _name in COMMAND_MODULES:
