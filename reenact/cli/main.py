@@ -15,6 +15,7 @@ app = typer.Typer(help="Reenact: change the facial expression of people in video
 COMMAND_MODULES = (
     "train",
     "export",
+    "prepare",
 )
 
 for _name in COMMAND_MODULES:

@@ -22,7 +22,7 @@ class OneEuroConfig:
     speed estimate itself."""
 
     min_cutoff: float = 1.0
-    beta: float = 1.0
+    beta: float = 10.0
     d_cutoff: float = 1.0
 
 
