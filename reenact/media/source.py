@@ -1,0 +1,215 @@
+"""Video decoding in its own thread, handing ``Frame`` records to the pipeline.
+
+File mode keeps every frame (a small bounded queue: the decoder waits for the pipeline); live mode
+keeps only the newest frame (older ones are dropped and counted) so lag never builds up.
+Decode errors in a damaged stream are counted and skipped; decoding goes on with the next packet.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from reenact.cli.errors import ReenactError
+from reenact.frame import Frame
+from reenact.media.info import VideoInfo
+
+_END = object()
+MAX_CONSECUTIVE_ERRORS = 200  # a stream this broken is not worth reading further
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """live: keep only the newest frame; queue_size: frames buffered in file mode;
+    threads: FFmpeg decoder threading ("AUTO" = frame and slice threads)."""
+
+    live: bool = False
+    queue_size: int = 8
+    thread_type: str = "AUTO"
+
+
+def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    for sd in frame.side_data:
+        if str(sd.type).endswith("DISPLAYMATRIX"):
+            return tuple(int(v) for v in np.frombuffer(bytes(sd), np.int32))
+    return None
+
+
+def open_container(path: str | Path) -> av.container.InputContainer:
+    """Open a media file for reading; a missing or unreadable file is a ReenactError."""
+    p = Path(path)
+    if not p.exists():
+        raise ReenactError(f"{p}: no such file")
+    if p.is_dir():
+        raise ReenactError(f"{p}: is a directory, not a video file")
+    try:
+        return av.open(str(p), "r")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise ReenactError(f"{p}: cannot be read as a video ({e})") from None
+
+
+class VideoSource:
+    """Decode a video file into ``Frame`` records on a background thread.
+
+    Use as a context manager and iterate. ``info`` (VideoInfo) is known after construction (the
+    first frame is decoded up front, so a file without a decodable frame fails early).
+    ``decode_errors`` counts skipped damaged packets; ``dropped`` counts frames dropped in live mode.
+    Each Frame carries ``meta["av_frame"]``: the decoded frame, which a sink may encode as is when
+    the pipeline did not touch the picture.
+    """
+
+    def __init__(self, path: str | Path, cfg: SourceConfig = SourceConfig()):
+        self.path = Path(path)
+        self.cfg = cfg
+        self.decode_errors = 0
+        self.dropped = 0
+        self.decode_time = 0.0  # seconds spent decoding and converting (on the decode thread)
+        self._container = open_container(self.path)
+        if not self._container.streams.video:
+            self._container.close()
+            raise ReenactError(f"{self.path}: has no video stream")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = cfg.thread_type
+        self._frames = self._decoded_frames()
+        first = next(self._frames, None)
+        if first is None:
+            self._container.close()
+            raise ReenactError(f"{self.path}: no frame could be decoded "
+                               f"({self.decode_errors} decode errors)")
+        self._first = first
+        self.info = self._read_info(first)
+        self._queue: queue.Queue = queue.Queue(maxsize=1 if cfg.live else max(1, cfg.queue_size))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- info ------------------------------------------------------------------------------
+    def _read_info(self, first: av.VideoFrame) -> VideoInfo:
+        s = self._stream
+        audio = self._container.streams.audio
+        duration = None
+        if s.duration is not None and s.time_base is not None:
+            duration = float(s.duration * s.time_base)
+        elif self._container.duration is not None:
+            duration = self._container.duration / av.time_base
+        return VideoInfo(
+            path=self.path, width=first.width, height=first.height, codec=s.codec_context.name,
+            pix_fmt=first.format.name, time_base=s.time_base or Fraction(1, 90000),
+            rate=s.average_rate or s.guessed_rate, frames=s.frames or None, duration=duration,
+            rotation=int(round(first.rotation or 0)), display_matrix=_display_matrix(first),
+            colorspace=int(first.colorspace), color_range=int(first.color_range),
+            color_primaries=int(first.color_primaries), color_trc=int(first.color_trc),
+            audio_codec=audio[0].codec_context.name if audio else None)
+
+    # -- decoding --------------------------------------------------------------------------
+    def _decoded_frames(self) -> Iterator[av.VideoFrame]:
+        """Decoded frames in display order; damaged packets are counted and skipped."""
+        demux = self._container.demux(self._stream)
+        consecutive = 0
+        while True:
+            try:
+                packet = next(demux)
+            except StopIteration:
+                return
+            except av.FFmpegError:
+                self.decode_errors += 1
+                consecutive += 1
+                if consecutive > MAX_CONSECUTIVE_ERRORS:
+                    return
+                continue
+            try:
+                frames = packet.decode()
+            except av.FFmpegError:
+                self.decode_errors += 1
+                consecutive += 1
+                if consecutive > MAX_CONSECUTIVE_ERRORS:
+                    return
+                continue
+            consecutive = 0
+            yield from frames
+
+    def _to_frame(self, f: av.VideoFrame, index: int) -> Frame:
+        tb = f.time_base or self.info.time_base
+        pts = f.pts
+        if pts is None:  # no timestamps in the stream: derive them from the frame rate
+            rate = self.info.rate or Fraction(25)
+            pts = int(round(index / rate / tb))
+        return Frame(image=f.to_ndarray(format="rgb24"), pts=pts, time_base=tb, index=index,
+                     capture_time=time.perf_counter(), meta={"av_frame": f})
+
+    def _run(self) -> None:
+        try:
+            index = 0
+            frames = self._chain()
+            while not self._stop.is_set():
+                t0 = time.perf_counter()
+                f = next(frames, None)
+                if f is None:
+                    break
+                item = self._to_frame(f, index)
+                self.decode_time += time.perf_counter() - t0
+                self._put(item)
+                index += 1
+        except BaseException as e:  # handed to the consumer, re-raised there
+            self._put(e)
+        finally:
+            self._put(_END)
+
+    def _chain(self) -> Iterator[av.VideoFrame]:
+        yield self._first
+        yield from self._frames
+
+    def _put(self, item) -> None:
+        if self.cfg.live and isinstance(item, Frame):
+            try:
+                self._queue.put_nowait(item)
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+                self._queue.put_nowait(item)
+            return
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._thread is not None:
+            raise RuntimeError("a VideoSource can be iterated once")
+        self._thread = threading.Thread(target=self._run, name="reenact-decode", daemon=True)
+        self._thread.start()
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            while self._thread.is_alive():
+                try:  # unblock a decoder waiting on a full queue
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    self._thread.join(timeout=0.05)
+        self._container.close()
+
+    def __enter__(self) -> "VideoSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
