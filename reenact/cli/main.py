@@ -13,6 +13,8 @@ app = typer.Typer(help="Reenact: change the facial expression of people in video
 
 # Modules under reenact.cli, each adding its subcommands to ``app``.
 COMMAND_MODULES = (
+    "video",
+    "image",
     "train",
     "export",
     "prepare",

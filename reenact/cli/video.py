@@ -1,0 +1,101 @@
+"""``reenact video IN (--aus SPEC | --driver VIDEO) -o OUT``: change the expressions in a video."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from reenact.cli.errors import ReenactError
+
+DRIVER_ENDS = ("hold", "loop", "stop")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("video")(video_command)
+
+
+def load_model(model: str, backend: str, device: str, batch: int):
+    """The generator behind the chosen backend; every failure is a one-line ReenactError."""
+    try:
+        from reenact.runtime.registry import make_backend
+    except ImportError:  # runtime layer absent: plain torch generator
+        make_backend = None
+    try:
+        if make_backend is not None:
+            return make_backend(backend, model, device=device, batch=batch)
+        if backend not in ("torch", "auto"):
+            raise ReenactError(f"backend {backend!r} is not available here; use --backend torch")
+        from reenact.models.load import load_generator
+        return load_generator(model, device=device)
+    except ImportError as e:
+        raise ReenactError(f"model {model!r} cannot be loaded: {e}") from None
+
+
+def open_targets(aus: Optional[str], driver: Optional[Path], driver_end: str, fps: float):
+    """The AU source for --aus or --driver (exactly one of them)."""
+    from reenact.aus.errors import AUInputError
+    from reenact.aus.sources import open_au_source
+
+    if (aus is None) == (driver is None):
+        raise ReenactError("give exactly one of --aus SPEC or --driver VIDEO")
+    if driver_end not in DRIVER_ENDS:
+        raise ReenactError(f"--driver-end must be one of {', '.join(DRIVER_ENDS)}, got {driver_end!r}")
+    try:
+        if driver is not None:
+            from reenact.aus.driver import DriverSource
+            if not driver.exists():
+                raise ReenactError(f"{driver}: no such driver video")
+            return DriverSource(driver, driver_end, progress=sys.stderr.isatty())
+        return open_au_source(aus, driver_policy=driver_end, fps=fps, progress=sys.stderr.isatty())
+    except AUInputError as e:
+        raise ReenactError(str(e)) from None
+
+
+def video_command(
+    input: Path = typer.Argument(..., help="The video to edit (any format FFmpeg reads)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output video (.mp4, .mov or .mkv)."),
+    aus: Optional[str] = typer.Option(None, "--aus", help="Target expression: a preset name "
+                                      "(smile), a preset/timeline JSON, or an OpenFace/py-feat CSV."),
+    driver: Optional[Path] = typer.Option(None, "--driver", help="A video of an actor whose "
+                                          "expressions are remapped onto the faces of IN."),
+    driver_end: str = typer.Option("hold", "--driver-end", help="When a driver or AU sequence is "
+                                   "shorter than IN: hold its last frame, loop, or stop the output."),
+    strength: float = typer.Option(1.0, "--strength", min=0.0, max=1.0,
+                                   help="alpha in alpha*generated + (1-alpha)*real."),
+    faces: str = typer.Option("all", "--faces", help="Which faces to edit: all, largest, or a face id."),
+    model: str = typer.Option("rig", "--model", help="rig (embedded default), identity, or a checkpoint path."),
+    backend: str = typer.Option("torch", "--backend", help="torch, onnxruntime, openvino, tensorrt or auto."),
+    batch: int = typer.Option(4, "--batch", min=1, help="Faces per generator call."),
+    crf: int = typer.Option(18, "--crf", min=0, max=51, help="H.264 quality: 0 lossless, 18 visually lossless, 51 worst."),
+    preset: str = typer.Option("medium", "--preset", help="x264 speed preset (ultrafast ... veryslow)."),
+    fade: int = typer.Option(6, "--fade", min=0, help="Frames over which an edit fades in/out when a face appears/leaves."),
+    device: str = typer.Option("cpu", "--device", help="torch device for crops, model and paste (cpu, cuda)."),
+    no_audio: bool = typer.Option(False, "--no-audio", help="Leave the audio out."),
+) -> None:
+    """Change the facial expressions in a video; sound, timing and resolution are kept."""
+    from reenact.engine.pipeline import EngineConfig
+    from reenact.engine.selection import parse_faces
+    from reenact.engine.video import edit_video
+    from reenact.media.sink import SinkConfig, check_output_path
+    from reenact.media.source import VideoSource
+
+    parse_faces(faces)
+    check_output_path(output)  # a bad container fails before the driver or model is loaded
+    with VideoSource(input) as probe:  # unreadable input fails before anything slow
+        fps = float(probe.info.rate or 30)
+    source = open_targets(aus, driver, driver_end, fps)
+    generator = load_model(model, backend, device, batch)
+    if hasattr(generator, "describe"):
+        typer.echo(f"model {model}: {generator.describe()}", err=True)
+    cfg = EngineConfig(strength=strength, faces=faces, batch=batch, fade_frames=fade, device=device)
+    sink_cfg = SinkConfig(crf=crf, preset=preset, audio="none" if no_audio else "copy")
+    try:
+        stats = edit_video(input, output, generator, source, engine_cfg=cfg, sink_cfg=sink_cfg,
+                           progress=sys.stderr.isatty(), log=lambda m: typer.echo(m, err=True))
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: nothing written to {output}", err=True)
+        raise typer.Exit(130)
+    typer.echo(stats.summary(), err=True)
+    typer.echo(f"wrote {output}", err=True)
