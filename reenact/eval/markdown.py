@@ -1,0 +1,96 @@
+"""report.md: the summary table of a report (one column per model) and the list of pictures."""
+from __future__ import annotations
+
+
+def _fmt(v, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v  # "inf", "nan"
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.{digits}f}"
+
+
+def _get(d, *keys):
+    for k in keys:
+        if not isinstance(d, dict) or d.get(k) is None:
+            return None
+        d = d[k]
+    return d
+
+
+def _rows(models: list[dict]) -> list[tuple[str, list[str]]]:
+    """(label, one cell per model) for every figure any model has."""
+    spec = [("zero edit: PSNR face (dB, median)", ("zero_edit", "psnr", "median"), 2),
+            ("zero edit: SSIM face", ("zero_edit", "ssim", "mean"), 4),
+            ("zero edit: ACD", ("zero_edit", "acd", "mean"), 3),
+            ("zero edit: AU distance (MAE)", ("zero_edit", "au_distance", "mae"), 3)]
+    presets = []
+    for m in models:
+        presets += [p for p in m.get("presets", {}) if p not in presets]
+    for p in presets:
+        spec += [(f"{p}: AU distance (MAE)", ("presets", p, "au_distance", "mae"), 3),
+                 (f"{p}: ACD", ("presets", p, "acd", "mean"), 3),
+                 (f"{p}: attention mean in face", ("presets", p, "attention", "mean_in_face"), 3),
+                 (f"{p}: seam excess", ("presets", p, "seam_excess", "median"), 2),
+                 (f"{p}: face found", ("presets", p, "face_found_rate"), 2)]
+    spec += [("pairs: AU distance to real (MAE)", ("pairs", "au_distance", "mae"), 3),
+             ("pairs: ACD to real", ("pairs", "acd", "mean"), 3),
+             ("pairs: PSNR aligned face (dB)", ("pairs", "psnr", "mean"), 2),
+             ("pairs: SSIM aligned face", ("pairs", "ssim", "mean"), 4),
+             ("pairs, input unedited: AU distance", ("pairs", "baseline_input", "au_distance", "mae"), 3),
+             ("pairs, input unedited: PSNR (dB)", ("pairs", "baseline_input", "psnr", "mean"), 2),
+             ("pairs, input unedited: SSIM", ("pairs", "baseline_input", "ssim", "mean"), 4),
+             ("video: flicker ratio (out/in)", ("video", "flicker", "ratio"), 3),
+             ("video: flow-warped error ratio", ("video", "flow_warped", "ratio"), 3),
+             ("video: seam excess", ("video", "seam_excess", "median"), 2),
+             ("video: AU distance (MAE)", ("video", "au_distance", "mae"), 3),
+             ("video: ACD", ("video", "acd", "mean"), 3),
+             ("video: face found", ("video", "face_found_rate"), 2)]
+    rows = []
+    for label, keys, digits in spec:
+        cells = [_get(m, *keys) for m in models]
+        if any(c is not None for c in cells):
+            rows.append((label, [_fmt(c, digits) for c in cells]))
+    return rows
+
+
+def render_markdown(report: dict) -> str:
+    models = report["models"]
+    inp = report["inputs"]
+    lines = ["# Reenact evaluation", "",
+             f"Faces: `{inp.get('faces')}`{' (pairs)' if inp.get('pairs') else ''}; "
+             f"video: `{inp.get('video')}`; presets: {', '.join(inp.get('presets', []))}; "
+             f"AUs estimated by {inp.get('estimator')}.", ""]
+    faces = report.get("faces") or {}
+    if faces.get("images"):
+        lines += [f"{faces['with_face']} of {faces['images']} input(s) had a face"
+                  + (f"; skipped: {', '.join(faces['skipped'][:5])}" if faces.get("skipped") else "")
+                  + ".", ""]
+    names = [m["name"] for m in models]
+    lines += ["| figure | " + " | ".join(f"`{n}`" for n in names) + " |",
+              "| --- | " + " | ".join("---" for _ in names) + " |"]
+    lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in _rows(models)]
+    ref = report["identity"]["reference"]
+    lines += ["", f"ACD reference (dlib ResNet descriptor, L2): {ref['note']}."]
+    meas = ref.get("measured") or {}
+    if meas.get("same_person"):
+        sp, dp = meas["same_person"], meas.get("different_people") or {}
+        lines.append(f"Measured on these pairs: same person {_fmt(sp['mean'])} "
+                     f"(min {_fmt(sp['min'])}, max {_fmt(sp['max'])}, n={sp['count']}); "
+                     f"different people {_fmt(dp.get('mean'))} (n={dp.get('count', 0)}).")
+    warnings = [(m["name"], p, b["warning"]) for m in models
+                for p, b in m.get("presets", {}).items() if b.get("warning")]
+    if warnings:
+        lines += ["", "Warnings:"] + [f"- `{n}` {p}: {w}" for n, p, w in warnings]
+    if report["not_computed"]:
+        lines += ["", "Not computed:"]
+        for e in report["not_computed"]:
+            hint = f" Install: `{e['install']}`" if e.get("install") else ""
+            lines.append(f"- {e['metric']}: {e['reason']}.{hint}")
+    lines += ["", "Lower is better for AU distance, ACD, seam excess (1 = no seam) and flicker "
+              "ratio (1 = as steady as the input); higher is better for PSNR/SSIM. "
+              "docs/eval.md explains every figure.", "", "## Pictures", ""]
+    lines += [f"![{p}]({p})" for p in report["pictures"]]
+    return "\n".join(lines) + "\n"

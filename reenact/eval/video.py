@@ -1,0 +1,156 @@
+"""Video evaluation: edit a clip frame by frame and measure what video adds to stills.
+
+- flicker: mean absolute frame-to-frame change inside the face, output vs input (ratio);
+- flow-warped error: the same after removing the input's motion (Farneback flow), ratio;
+- seam excess: gradient energy on the pasted crop's border vs just inside, relative to the input;
+- AUs over time: the face's own AUs, the target and the AUs estimated on the output (re-tracked
+  with a separate tracker, as a viewer would see it), plotted and summarised as AU distance;
+- ACD on a sample of frames.
+
+Frames are read with PyAV; the largest face of each frame is edited (the clips are one-person).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from reenact.aus.estimator import AUEstimator
+from reenact.aus.names import NUM_AUS
+from reenact.cli.errors import ReenactError
+from reenact.eval import metrics as M
+from reenact.eval import plots
+from reenact.eval.editing import _box_iou, edit_face
+from reenact.frame import Frame
+from reenact.tracking.tracker import FaceTracker, TrackerConfig
+
+TIME_AUS = ("AU01", "AU04", "AU06", "AU12", "AU25", "AU45")
+ACD_SAMPLES = 20
+
+
+def read_frames(path: Path, limit: int | None) -> tuple[list[np.ndarray], np.ndarray]:
+    """The first ``limit`` frames of a clip as uint8 RGB, and their times in seconds."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise ReenactError(f"{path}: no such video file")
+    frames, times = [], []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise ReenactError(f"{path}: has no video stream")
+            stream = container.streams.video[0]
+            for fr in container.decode(stream):
+                frames.append(fr.to_ndarray(format="rgb24"))
+                t = fr.time if fr.time is not None else len(times) / float(stream.average_rate or 30)
+                times.append(float(t))
+                if limit and len(frames) >= limit:
+                    break
+    except av.error.FFmpegError as e:
+        raise ReenactError(f"{path}: cannot be decoded ({e})") from None
+    if len(frames) < 2:
+        raise ReenactError(f"{path}: needs at least two frames, has {len(frames)}")
+    t = np.asarray(times, np.float64)
+    return frames, t - t[0]
+
+
+def _target_source(spec: str | None, presets: list):
+    """A function (frame, own AUs) -> target AUs: the AU source named by ``spec`` (preset,
+    timeline, AU CSV via reenact.aus.sources) or, without one, the first preset."""
+    if spec is not None:
+        try:
+            from reenact.aus.sources import open_au_source
+        except ImportError:
+            open_au_source = None
+        if open_au_source is not None:
+            src = open_au_source(spec)
+            return lambda frame, own: src.targets(frame, {0: own})[0]
+        from reenact.aus.presets import load_preset
+
+        preset = load_preset(spec)
+        return lambda frame, own: preset.apply(own)
+    if not presets:
+        raise ReenactError("a video evaluation needs a target: give --presets or --video-targets")
+    return lambda frame, own: presets[0].apply(own)
+
+
+def evaluate_video(name: str, gen, cfg, ident, presets: list, out: Path, pictures: list[str]) -> dict:
+    frames, times = read_frames(cfg.video, cfg.video_frames)
+    target_of = _target_source(cfg.video_targets, presets)
+    est = AUEstimator()
+    n = len(frames)
+    own = np.full((n, NUM_AUS), np.nan, np.float32)
+    tgt, got = own.copy(), own.copy()
+    outs, masks, seams, acds, found = [], [], [], [], []
+    acd_every = max(1, n // ACD_SAMPLES)
+    with FaceTracker(TrackerConfig(mode="video")) as tr_in, FaceTracker(TrackerConfig(mode="video")) as tr_out:
+        for i, img in enumerate(tqdm(frames, desc=f"{name}: video", unit="frame", leave=False)):
+            ts = int(round(times[i] * 1000))
+            faces = tr_in.track(img, ts).faces
+            if not faces:
+                outs.append(img)
+                masks.append(np.zeros(img.shape[:2], bool))
+                tr_out.track(img, ts)
+                continue
+            face = max(faces, key=lambda f: f.area)
+            own[i] = est.estimate(face)
+            frame = Frame(image=img, index=i, faces=[face])
+            tgt[i] = target_of(frame, own[i])
+            e = edit_face(gen, img, face, own[i], tgt[i], cfg.edit)
+            outs.append(e.image)
+            masks.append(M.face_mask(face.landmarks, img.shape))
+            region = M.paste_region(np.linalg.inv(np.vstack([e.crop_from_frame, [0, 0, 1]]))[:2],
+                                    e.size, img.shape)
+            try:
+                seams.append(M.seam_energy(e.image, region, reference=img)["excess"])
+            except ValueError:
+                pass
+            match = [f for f in tr_out.track(e.image, ts).faces if _box_iou(f.bbox, face.bbox) > 0.3]
+            found.append(bool(match))
+            if match:
+                got[i] = est.estimate(match[0])
+                if ident.fd is not None and i % acd_every == 0:
+                    acds.append(_acd(ident, img, e.image, face, match[0]))
+    ok = ~np.isnan(got).any(1) & ~np.isnan(tgt).any(1)
+    res = {"file": str(cfg.video), "frames": n, "frames_with_face": int((~np.isnan(own).any(1)).sum()),
+           "targets": cfg.video_targets or (presets[0].name if presets else None),
+           "flicker": _safe(M.flicker_ratio, outs, frames, masks),
+           "flow_warped": _safe(M.flow_warped_error, outs, frames, masks),
+           "seam_excess": _stats(seams),
+           "au_distance": M.au_distance(tgt[ok], got[ok]).as_dict() if ok.any() else None,
+           "acd": _stats(acds),
+           "face_found_rate": float(np.mean(found)) if found else None}
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[-40:] + "_video"
+    plots.au_over_time(times, {"input (own)": own, "target": tgt, "output (estimated)": got},
+                       list(TIME_AUS), out / f"{stem}_aus.png", f"{Path(cfg.video).name}: {name}")
+    pictures.append(f"{stem}_aus.png")
+    picks = np.linspace(0, n - 1, 5).round().astype(int)
+    grid = plots.labelled_grid([[frames[k] for k in picks], [outs[k] for k in picks]],
+                               [f"{times[k]:.1f}s" for k in picks], ["input", "output"], tile=160)
+    plots.save_png(grid, out / f"{stem}_frames.png")
+    pictures.append(f"{stem}_frames.png")
+    return res
+
+
+def _acd(ident, img, out_img, face, out_face) -> float:
+    from reenact.eval.identity import acd
+    from reenact.eval.editing import Analysed
+
+    a = ident.describe(img, Analysed(face, None))
+    b = ident.describe(out_img, Analysed(out_face, None))
+    return acd(a, b)
+
+
+def _safe(fn, *args):
+    try:
+        return fn(*args)
+    except ValueError:  # e.g. no two consecutive frames with a face
+        return None
+
+
+def _stats(values):
+    from reenact.eval.report import stats
+
+    return stats(values)
