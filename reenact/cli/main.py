@@ -18,6 +18,10 @@ COMMAND_MODULES = (
     "train",
     "export",
     "prepare",
+    "aus",
+    "eval",
+    "webcam",
+    "serve",
 )
 
 for _name in COMMAND_MODULES:
