@@ -40,8 +40,16 @@ class EstimatorConfig:
 class _Term:
     feature: int | None          # index into FEATURE_NAMES, or None for a blendshape term
     blendshapes: tuple[int, ...]
+    minus: int | None            # a feature subtracted (times k) from ``feature``, or None
+    k: float
     scale: float                 # weight * gain
     neutral: float
+
+    def value(self, feats: np.ndarray, shapes: np.ndarray) -> float:
+        if self.feature is None:
+            return float(shapes[list(self.blendshapes)].mean())
+        x = feats[self.feature]
+        return float(x - self.k * feats[self.minus]) if self.minus is not None else float(x)
 
 
 def load_calibration(path: str | Path | None = None) -> dict:
@@ -71,8 +79,9 @@ def _compile(calib: dict) -> tuple[np.ndarray, list[list[_Term]]]:
         for t in entry["terms"]:
             feat = FEATURE_NAMES.index(t["feature"]) if "feature" in t else None
             shapes = tuple(blendshape_index(b) for b in t.get("blendshapes", ()))
-            terms.append(_Term(feat, shapes, float(t["weight"]) * float(t["gain"]),
-                               float(t["neutral"])))
+            minus = FEATURE_NAMES.index(t["minus"]) if "minus" in t else None
+            terms.append(_Term(feat, shapes, minus, float(t.get("k", 0.0)),
+                               float(t["weight"]) * float(t["gain"]), float(t["neutral"])))
         rows.append(terms)
     return bases, rows
 
@@ -97,8 +106,7 @@ class AUEstimator:
         out = self._bases.copy()
         for i, terms in enumerate(self._rows):
             for t in terms:
-                x = feats[t.feature] if t.feature is not None else shapes[list(t.blendshapes)].mean()
-                out[i] += t.scale * (x - t.neutral)
+                out[i] += t.scale * (t.value(feats, shapes) - t.neutral)
         return np.clip(out, AU_MIN, AU_MAX).astype(np.float32)
 
 

@@ -41,13 +41,16 @@ SPEC: dict[str, list[tuple]] = {
     "AU02": [(BS, ("browOuterUpLeft", "browOuterUpRight"), 0.5, ("blendshape",)),
              (GEO, "brow_outer", 0.5, ("range", 0.25))],
     "AU04": [(BS, ("browDownLeft", "browDownRight"), 0.5, ("blendshape",)),
-             (GEO, "brow_lower", 0.5, ("range", 0.15))],
+             (GEO, ("brow_lower", "cheek_up"), 0.5, ("range", 0.15))],
     "AU05": [(BS, ("eyeWideLeft", "eyeWideRight"), 0.5, ("blendshape",)),
              (GEO, "eye_open", 0.5, ("range", 0.15))],
     "AU06": [(GEO, "cheek_up", 1.0, ("pairs",))],
     "AU07": [(BS, ("eyeSquintLeft", "eyeSquintRight"), 0.5, ("blendshape",)),
              (GEO, "lower_lid", 0.5, ("range", 0.06))],
-    "AU09": [(GEO, "nose_up", 1.0, ("range", 0.15))],
+    # The alar creases rise in every smile too (cheeks push them): AU9 reads only the rise beyond
+    # what the cheeks explain, nose_up - k * cheek_up, with k fitted on the London pairs (AU4
+    # likewise: squinting in a smile pulls the brows down a little).
+    "AU09": [(GEO, ("nose_up", "cheek_up"), 1.0, ("range", 0.10))],
     "AU10": [(BS, ("mouthUpperUpLeft", "mouthUpperUpRight"), 0.5, ("blendshape",)),
              (GEO, "lip_up", 0.5, ("range", 0.12))],
     "AU12": [(BS, ("mouthSmileLeft", "mouthSmileRight"), 0.5, ("pairs",)),
@@ -104,7 +107,9 @@ def build_template(meshes: list[np.ndarray], iterations: int = 6) -> np.ndarray:
     return ref.astype(np.float32)
 
 
-def _term_values(kind, source, feats, shapes, bs_names) -> np.ndarray:
+def _term_values(kind, source, feats, shapes, bs_names, k: float = 0.0) -> np.ndarray:
+    if kind == GEO and isinstance(source, tuple):
+        return feats[:, FEATURE_NAMES.index(source[0])] - k * feats[:, FEATURE_NAMES.index(source[1])]
     if kind == GEO:
         return feats[:, FEATURE_NAMES.index(source)]
     return shapes[:, [bs_names.index(b) for b in source]].mean(1)
@@ -119,6 +124,7 @@ def fit(neutral, pairs_neutral, pairs_smiling, template) -> dict:
         return feats, np.array([b for _, b in items])
 
     nf, nb = table(neutral)
+    pf, _ = table(pairs_neutral)
     sf, sb = table(pairs_smiling)
     lip_parted = sf[:, FEATURE_NAMES.index("lip_gap")] > 0.02
     aus: dict = {}
@@ -126,9 +132,15 @@ def fit(neutral, pairs_neutral, pairs_smiling, template) -> dict:
         base = OPENFACE_NEUTRAL.get(au, 0.0)
         out_terms = []
         for kind, source, weight, rule in terms:
-            neutral_med = float(np.median(_term_values(kind, source, nf, nb, names)))
+            k = 0.0
+            if kind == GEO and isinstance(source, tuple):
+                # Least-squares slope (through 0) of the smile changes of the two features.
+                da = (sf - pf)[:, FEATURE_NAMES.index(source[0])]
+                db = (sf - pf)[:, FEATURE_NAMES.index(source[1])]
+                k = float(np.sum(da * db) / np.sum(db * db))
+            neutral_med = float(np.median(_term_values(kind, source, nf, nb, names, k)))
             if rule[0] == "pairs":
-                smile = _term_values(kind, source, sf, sb, names)
+                smile = _term_values(kind, source, sf, sb, names, k)
                 if au == "AU25":
                     smile = smile[lip_parted]
                 gain = (PAIR_TARGETS[au] - base) / float(np.median(smile) - neutral_med)
@@ -140,9 +152,12 @@ def fit(neutral, pairs_neutral, pairs_smiling, template) -> dict:
                 gain, how = src["gain"], f"mirror of {rule[1]} {rule[2]}"
             else:
                 gain, how = 5.0 / rule[1], f"range: +{rule[1]} inter-ocular -> 5 (hand-set)"
-            key = "feature" if kind == GEO else "blendshapes"
-            out_terms.append({key: source if kind == GEO else list(source), "weight": weight,
-                              "gain": round(gain, 4), "neutral": round(neutral_med, 5), "how": how})
+            term = ({"feature": source[0], "minus": source[1], "k": round(k, 4)}
+                    if kind == GEO and isinstance(source, tuple) else
+                    {"feature": source} if kind == GEO else {"blendshapes": list(source)})
+            term.update({"weight": weight, "gain": round(gain, 4), "neutral": round(neutral_med, 5),
+                         "how": how})
+            out_terms.append(term)
         aus[au] = {"base": base, "terms": out_terms}
     return {"version": 1, "template": "au_template3d.npy",
             "neutral_faces": len(neutral), "aus": aus}
