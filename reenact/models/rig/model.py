@@ -1,0 +1,126 @@
+"""The AU rig: target-minus-source AUs -> displacement of the 478 landmarks in the crop.
+
+The rig is a linear map ``W`` (17 AUs x 478 points x 2) fitted in a reference crop (``ref_size``,
+``ref_margin``: the canonical template frame of reenact.tracking.align) plus one face-adaptive part,
+the blink, which closes each lid by the face's own aperture instead of a fixed amount.
+
+All points are (x, y) in crop pixels, pixel centres at integers.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from reenact.aus.names import AU_NAMES, NUM_AUS, au_index
+from reenact.models.rig import regions as R
+
+BLINK = au_index("AU45")
+DEFAULT_ASSET = "rig_v1.npz"
+
+
+@dataclass
+class RigModel:
+    """weights: float32 (17, 478, 2) crop-pixel displacement per AU unit at the reference crop.
+    blink_close: fraction of the lid aperture a full blink (delta AU45 = 5) closes.
+    meta: what the fit recorded (data, AUs supported, errors), kept with the asset."""
+
+    weights: np.ndarray
+    ref_size: int = 256
+    ref_margin: float = 0.2
+    blink_close: float = 0.92
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        w = np.asarray(self.weights, np.float32)
+        if w.shape != (NUM_AUS, 478, 2):
+            raise ValueError(f"rig weights must have shape ({NUM_AUS}, 478, 2), got {w.shape}")
+        self.weights = w
+        self._pairs = np.asarray(R.eye_lid_pairs())
+        self._crease = np.asarray(R.LID_CREASE_L[1:-1] + R.LID_CREASE_R[1:-1])
+        self._lips = np.stack([R.LIP_INNER_UPPER[1:-1], R.LIP_INNER_LOWER[1:-1]], 1)
+
+    def scale_for(self, size: int, margin: float) -> float:
+        """Crop pixels of a (size, margin) crop per reference crop pixel (same template frame)."""
+        return (size / (1.0 + 2.0 * margin)) / (self.ref_size / (1.0 + 2.0 * self.ref_margin))
+
+    def displace(self, landmarks: np.ndarray, delta_aus: np.ndarray, size: int,
+                 margin: float) -> np.ndarray:
+        """Displaced landmarks. landmarks: (N, 478, 2) crop px; delta_aus: (N, 17) target - source
+        on the 0-5 scale. Returns float32 (N, 478, 2)."""
+        pts = np.asarray(landmarks, np.float64)
+        delta = np.asarray(delta_aus, np.float64)
+        disp = np.einsum("na,apk->npk", delta, self.weights) * self.scale_for(size, margin)
+        out = pts + disp + self._blink(pts, delta[:, BLINK])
+        return self._no_crossing(out).astype(np.float32)
+
+    def _blink(self, pts: np.ndarray, d45: np.ndarray) -> np.ndarray:
+        """Close (d45 > 0) or open (d45 < 0) each lid by a fraction of this face's own aperture."""
+        disp = np.zeros_like(pts)
+        frac = np.clip(d45 / 5.0, -1.0, 1.0) * self.blink_close
+        up, lo = self._pairs[:, 0], self._pairs[:, 1]
+        gap = pts[:, lo] - pts[:, up]                              # (N, P, 2) upper -> lower
+        # Opening a closed eye cannot use its (near-zero) aperture: use a typical one instead.
+        typical = np.maximum(np.linalg.norm(gap, axis=-1, keepdims=True), 0.16 * _iod(pts)[:, None, None])
+        gap_open = gap / np.maximum(np.linalg.norm(gap, axis=-1, keepdims=True), 1e-6) * typical
+        g = np.where(frac[:, None, None] >= 0, gap, gap_open)
+        disp[:, up] = 0.88 * frac[:, None, None] * g               # upper lid does most of a blink
+        disp[:, lo] = -0.12 * frac[:, None, None] * g
+        half = len(up) // 2                                        # the crease follows its lid
+        for side in (slice(0, half), slice(half, None)):
+            mean_up = disp[:, up[side]].mean(1, keepdims=True)
+            crease = self._crease[side]
+            disp[:, crease] += 0.3 * mean_up
+        return disp
+
+    def _no_crossing(self, pts: np.ndarray) -> np.ndarray:
+        """Lips and lids may meet but never pass through each other (a large negative edit)."""
+        for pairs in (self._lips, self._pairs):
+            up, lo = pairs[:, 0], pairs[:, 1]
+            crossed = pts[:, lo, 1] < pts[:, up, 1]
+            mid = 0.5 * (pts[:, lo, 1] + pts[:, up, 1])
+            pts[:, up, 1] = np.where(crossed, mid, pts[:, up, 1])
+            pts[:, lo, 1] = np.where(crossed, mid, pts[:, lo, 1])
+        return pts
+
+    # -- storage ---------------------------------------------------------------------------
+    def save(self, path: Path) -> None:
+        """npz with the weights and the metadata as JSON; written to a temp file, then renamed."""
+        path = Path(path)
+        tmp = path.with_name(path.stem + ".tmp.npz")
+        meta = dict(self.meta, ref_size=self.ref_size, ref_margin=self.ref_margin,
+                    blink_close=self.blink_close, au_names=list(AU_NAMES))
+        np.savez_compressed(tmp, weights=self.weights.astype(np.float16),
+                            meta=np.array(json.dumps(meta)))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "RigModel":
+        """From ``path`` or, by default, the rig shipped in reenact/assets."""
+        if path is None:
+            with resources.files("reenact.assets").joinpath(DEFAULT_ASSET).open("rb") as f:
+                return cls._from_npz(f, DEFAULT_ASSET)
+        with open(path, "rb") as f:
+            return cls._from_npz(f, str(path))
+
+    @classmethod
+    def _from_npz(cls, f, name: str) -> "RigModel":
+        with np.load(f) as z:
+            if "weights" not in z.files or "meta" not in z.files:
+                raise ValueError(f"{name}: not a rig file (needs 'weights' and 'meta')")
+            meta = json.loads(str(z["meta"]))
+            weights = z["weights"].astype(np.float32)
+        if meta.get("au_names") != list(AU_NAMES):
+            raise ValueError(f"{name}: AU order {meta.get('au_names')} differs from {list(AU_NAMES)}")
+        return cls(weights, int(meta["ref_size"]), float(meta["ref_margin"]),
+                   float(meta["blink_close"]), meta)
+
+
+def _iod(pts: np.ndarray) -> np.ndarray:
+    """Inter-ocular distance per face of (N, 478, 2) points."""
+    left = pts[:, [33, 133]].mean(1)
+    right = pts[:, [362, 263]].mean(1)
+    return np.linalg.norm(right - left, axis=-1)

@@ -1,0 +1,110 @@
+"""Hand-designed displacement fields per AU: the prior the regression starts from.
+
+Each AU gets a few "handles" (named mesh regions from ``regions``) with a displacement at full
+intensity (AU = 5), in inter-ocular-distance (IOD) units, x given as "outward" (away from the face's
+midline) so one entry serves both sides. Points near handles follow with a Gaussian falloff.
+
+Where the training data carries an AU (see docs/rig.md), the fit replaces this prior; where it does
+not (brows, lids, jaw drop with the current data), the prior is what ships, and it is documented as
+hand-designed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from reenact.aus.names import AU_NAMES, NUM_AUS
+from reenact.models.rig import regions as R
+
+# (points, (outward, down) displacement at AU = 5, IOD units). Listed zero handles pin a region.
+Handle = tuple[tuple[int, ...], tuple[float, float]]
+
+_INNER_BROW = (107, 66, 55, 65, 336, 296, 285, 295)
+_MID_BROW = (105, 52, 334, 282)
+_OUTER_BROW = (70, 63, 46, 53, 300, 293, 276, 283)
+_UPPER_LIDS = R.EYE_L_UPPER[1:-1] + R.EYE_R_UPPER[1:-1]
+_LOWER_LIDS = R.EYE_L_LOWER[1:-1] + R.EYE_R_LOWER[1:-1]
+_CREASES = R.LID_CREASE_L[1:-1] + R.LID_CREASE_R[1:-1]
+_UNDER_EYES = R.UNDER_EYE_L[1:-1] + R.UNDER_EYE_R[1:-1]
+_CHEEKS = R.CHEEK_L + R.CHEEK_R
+_CORNERS = R.MOUTH_CORNERS + R.INNER_CORNERS
+_NEAR_CORNERS = (185, 146, 191, 95, 409, 375, 415, 324)
+_UPPER_LIP = tuple(set(R.LIP_OUTER_UPPER[1:-1] + R.LIP_INNER_UPPER[1:-1]) - set(_NEAR_CORNERS))
+_LOWER_LIP = tuple(set(R.LIP_OUTER_LOWER[1:-1] + R.LIP_INNER_LOWER[1:-1]) - set(_NEAR_CORNERS))
+_LIPS_ALL = tuple(set(R.LIP_OUTER_UPPER + R.LIP_OUTER_LOWER + R.LIP_INNER_UPPER + R.LIP_INNER_LOWER))
+
+HANDLES: dict[str, list[Handle]] = {
+    "AU01": [(_INNER_BROW, (0.0, -0.11)), (_MID_BROW, (0.0, -0.06)), (_OUTER_BROW, (0.0, -0.01)),
+             (_CREASES, (0.0, -0.03))],
+    "AU02": [(_OUTER_BROW, (0.0, -0.11)), (_MID_BROW, (0.0, -0.07)), (_INNER_BROW, (0.0, -0.02)),
+             (_CREASES, (0.0, -0.03))],
+    "AU04": [(_INNER_BROW, (-0.05, 0.07)), (_MID_BROW, (-0.02, 0.06)), (_OUTER_BROW, (0.0, 0.03)),
+             (_CREASES, (0.0, 0.025))],
+    "AU05": [(_UPPER_LIDS, (0.0, -0.045)), (_CREASES, (0.0, -0.02)), (_LOWER_LIDS, (0.0, 0.0))],
+    "AU06": [(_CHEEKS, (0.0, -0.05)), (_UNDER_EYES, (0.0, -0.035)), (_LOWER_LIDS, (0.0, -0.02)),
+             (_UPPER_LIDS, (0.0, 0.0))],
+    "AU07": [(_LOWER_LIDS, (0.0, -0.03)), (_UNDER_EYES, (0.0, -0.015)), (_UPPER_LIDS, (0.0, 0.005))],
+    "AU09": [(R.NOSE_WING, (0.0, -0.04)), (_UPPER_LIP, (0.0, -0.02)), (_INNER_BROW, (0.0, 0.02))],
+    "AU10": [(_UPPER_LIP, (0.0, -0.06)), (_NEAR_CORNERS[:2] + _NEAR_CORNERS[4:6], (0.0, -0.03)),
+             (_CORNERS, (0.0, -0.015)), (_LOWER_LIP, (0.0, 0.0))],
+    "AU12": [(_CORNERS, (0.07, -0.10)), (_NEAR_CORNERS, (0.05, -0.07)), (_CHEEKS, (0.0, -0.03)),
+             (_UPPER_LIP, (0.0, -0.01)), (_LOWER_LIP, (0.0, 0.0))],
+    "AU14": [(_CORNERS, (0.03, -0.01)), (_NEAR_CORNERS, (0.02, 0.0))],
+    "AU15": [(_CORNERS, (0.0, 0.08)), (_NEAR_CORNERS, (0.0, 0.05)), (_UPPER_LIP, (0.0, 0.0)),
+             (_LOWER_LIP, (0.0, 0.01))],
+    "AU17": [(R.CHIN, (0.0, -0.05)), (_LOWER_LIP, (0.0, -0.04)), (_UPPER_LIP, (0.0, -0.01))],
+    "AU20": [(_CORNERS, (0.08, 0.02)), (_NEAR_CORNERS, (0.05, 0.01)), (_UPPER_LIP, (0.0, 0.0)),
+             (_LOWER_LIP, (0.0, 0.0))],
+    "AU23": [(R.LIP_OUTER_UPPER[1:-1], (0.0, 0.02)), (R.LIP_OUTER_LOWER[1:-1], (0.0, -0.02)),
+             (_CORNERS, (-0.02, 0.0))],
+    "AU25": [(R.LIP_INNER_UPPER[2:-2], (0.0, -0.03)), (R.LIP_OUTER_UPPER[2:-2], (0.0, -0.012)),
+             (R.LIP_INNER_LOWER[2:-2], (0.0, 0.10)), (R.LIP_OUTER_LOWER[2:-2], (0.0, 0.07)),
+             (_CORNERS, (0.0, 0.0)), (R.CHIN, (0.0, 0.02))],
+    "AU26": [(R.CHIN, (0.0, 0.20)), (R.LIP_OUTER_LOWER[1:-1], (0.0, 0.17)),
+             (R.LIP_INNER_LOWER[1:-1], (0.0, 0.18)), (R.JAW, (0.0, 0.09)),
+             (R.LIP_INNER_UPPER, (0.0, 0.0)), (R.LIP_OUTER_UPPER, (0.0, 0.0))],
+    # AU45 (blink) is not a fixed field: the generator closes each lid by the face's own aperture.
+    "AU45": [],
+}
+FALLOFF_IOD = 0.12      # Gaussian sigma of the spread from handles to their neighbours
+REGION_IOD = 0.35       # how far from its handles an AU may move points in the fit
+
+
+def _outward_sign(template: np.ndarray) -> np.ndarray:
+    mid = template[[1, 4, 5, 6, 168, 152]].mean(0)[0]
+    return np.sign(template[:, 0] - mid)
+
+
+def handle_field(template: np.ndarray, handles: list[Handle], iod: float) -> tuple[np.ndarray, np.ndarray]:
+    """Displacement at AU = 5 for every point: float64 (478, 2) in template units; and a bool (478,)
+    marking handle points (they keep their value exactly; others are Gaussian-interpolated)."""
+    n = len(template)
+    vals = np.zeros((n, 2))
+    is_handle = np.zeros(n, bool)
+    sign = _outward_sign(template)
+    for pts, (out, down) in handles:
+        idx = np.asarray(pts)
+        vals[idx, 0] = out * sign[idx] * iod
+        vals[idx, 1] = down * iod
+        is_handle[idx] = True
+    if not is_handle.any():
+        return vals, is_handle
+    hp = np.flatnonzero(is_handle)
+    d2 = ((template[:, None, :] - template[None, hp, :]) ** 2).sum(-1)
+    k = np.exp(-d2 / (2 * (FALLOFF_IOD * iod) ** 2))
+    spread = (k @ vals[hp]) / np.maximum(k.sum(1, keepdims=True), 1.0)
+    field = np.where(is_handle[:, None], vals, spread)
+    return field, is_handle
+
+
+def prior_fields(template: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per AU unit (1 on the 0-5 scale): prior displacement (17, 478, 2) and region mask (17, 478)
+    (points an AU may move in the fit: within REGION_IOD of its handles)."""
+    fields = np.zeros((NUM_AUS, len(template), 2))
+    region = np.zeros((NUM_AUS, len(template)), bool)
+    for a, name in enumerate(AU_NAMES):
+        field, is_handle = handle_field(template, HANDLES[name], iod)
+        fields[a] = field / 5.0
+        if is_handle.any():
+            d = np.sqrt(((template[:, None] - template[None, is_handle]) ** 2).sum(-1)).min(1)
+            region[a] = d <= REGION_IOD * iod
+    return fields, region

@@ -1,0 +1,118 @@
+"""Piecewise-affine warp from landmarks to a dense backward flow, and its application with torch.
+
+For each output pixel p the flow gives where in the input crop to sample: the mesh is triangulated
+on the DISPLACED points (a triangulation of the source points folds thin triangles at the lip line
+once the lips part), each triangle maps affinely back onto its source triangle, and points on the
+crop border are fixed so the crop edge never moves.
+
+Coordinates: (x, y) crop pixels, pixel centres at integers (reenact.tracking.align).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.spatial import Delaunay
+
+MESH_POINTS = 468          # the iris points (468-477) sit inside the eye and are not part of the skin
+BORDER_STEPS = 9           # anchor points per crop side
+
+
+def border_anchors(size: int) -> np.ndarray:
+    """Fixed points around the crop border, (4 * (BORDER_STEPS - 1), 2), crop px."""
+    lo, hi = -0.5, size - 0.5
+    t = np.linspace(lo, hi, BORDER_STEPS)
+    top = np.stack([t, np.full_like(t, lo)], 1)
+    bottom = np.stack([t, np.full_like(t, hi)], 1)
+    left = np.stack([np.full_like(t, lo), t], 1)[1:-1]
+    right = np.stack([np.full_like(t, hi), t], 1)[1:-1]
+    return np.concatenate([top, bottom, left, right])
+
+
+def backward_flow(src: np.ndarray, dst: np.ndarray, size: int, eps: float = 1e-3) -> np.ndarray:
+    """Dense backward flow of one face: float32 (size, size, 2), with input = output pixel + flow.
+
+    src, dst: (478, 2) landmarks before and after the edit, crop px. Zero where nothing moves.
+    """
+    flow = np.zeros((size, size, 2), np.float32)
+    src = np.asarray(src, np.float64)[:MESH_POINTS]
+    dst = np.asarray(dst, np.float64)[:MESH_POINTS]
+    moving = np.linalg.norm(dst - src, axis=1) > eps
+    if not moving.any():
+        return flow
+    anchors = border_anchors(size)
+    pd = np.concatenate([dst, anchors])
+    ps = np.concatenate([src, anchors])
+    simplices = Delaunay(pd).simplices
+    # Only triangles with a moving corner map non-identically; the rest keep flow 0.
+    active = (moving[np.minimum(simplices, MESH_POINTS - 1)] & (simplices < MESH_POINTS)).any(1)
+    simplices = simplices[active]
+    dst_from_src = _triangle_affines(pd[simplices], ps[simplices])        # (T, 2, 3) src_from_dst
+    ids = _rasterise_ids(pd[simplices], size)
+    ys, xs = np.nonzero(ids >= 0)
+    m = dst_from_src[ids[ys, xs]]
+    px = np.stack([xs, ys], 1).astype(np.float64)
+    src_pos = np.einsum("nij,nj->ni", m[:, :, :2], px) + m[:, :, 2]
+    flow[ys, xs] = src_pos - px
+    return flow
+
+
+def _triangle_affines(tri_dst: np.ndarray, tri_src: np.ndarray) -> np.ndarray:
+    """(T, 3, 2) corners in the output and in the input -> (T, 2, 3) src_from_dst affines.
+    Degenerate (zero-area) output triangles get the identity: they cover no pixel centre."""
+    ones = np.ones(tri_dst.shape[:2] + (1,))
+    a = np.concatenate([tri_dst, ones], 2)                                 # (T, 3, 3)
+    det = np.linalg.det(a)
+    ok = np.abs(det) > 1e-9
+    out = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (len(a), 1, 1))
+    sol = np.linalg.solve(a[ok], tri_src[ok])                              # (k, 3, 2): a @ sol = src
+    out[ok] = sol.transpose(0, 2, 1)
+    return out
+
+
+def _rasterise_ids(tri_dst: np.ndarray, size: int) -> np.ndarray:
+    """Index of the triangle covering each pixel centre (int32 (size, size), -1 for none).
+    Shared edges go to either neighbour: both maps agree there."""
+    ids = np.full((size, size), -1, np.int32)
+    pts = np.round(tri_dst * 16.0).astype(np.int32)                        # 4 fractional bits
+    for i, tri in enumerate(pts):
+        cv2.fillConvexPoly(ids, tri, int(i), lineType=cv2.LINE_8, shift=4)
+    return ids
+
+
+def sampling_grid(flow: torch.Tensor) -> torch.Tensor:
+    """(N, S, S, 2) backward flow in crop px -> grid_sample's normalised grid (align_corners=False)."""
+    n, h, w, _ = flow.shape
+    ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
+                            torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
+    x = (xs + flow[..., 0] + 0.5) / w * 2.0 - 1.0
+    y = (ys + flow[..., 1] + 0.5) / h * 2.0 - 1.0
+    return torch.stack([x, y], -1)
+
+
+def apply_flow(images: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Sample (N, C, S, S) images at pixel + flow (bilinear, border replicated)."""
+    return F.grid_sample(images, sampling_grid(flow), mode="bilinear", padding_mode="border",
+                         align_corners=False)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W), zero padding (zeros stay zeros far from anything)."""
+    radius = max(1, int(round(3 * sigma)))
+    t = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    k = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, radius), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(radius, 0), groups=c)
+
+
+def motion_mask(flow: torch.Tensor, full_at_px: float, blur_sigma: float) -> torch.Tensor:
+    """Soft mask of where the warp moves pixels: (N, 1, S, S) in [0, 1], exactly 0 far from any
+    motion. 1 once the flow reaches ``full_at_px``; dilated and blurred so the edge is soft."""
+    mag = flow.norm(dim=-1).unsqueeze(1)
+    m = (mag / full_at_px).clamp(0.0, 1.0)
+    r = max(1, int(round(blur_sigma)))
+    m = F.max_pool2d(m, 2 * r + 1, stride=1, padding=r)
+    return gaussian_blur(m, blur_sigma).clamp(0.0, 1.0)
