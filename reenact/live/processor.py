@@ -1,0 +1,162 @@
+"""The processors the live side runs: ``process(frame) -> frame``, one per camera/visitor.
+
+``engine_processor``: the video engine in live form (``Engine.process``: no look-ahead, one frame
+in, one out), steered by a ``MutableAUSource``. ``PortraitProcessor``: the camera's expressions,
+estimated and remapped like a driver video (reenact.aus.driver), animate a still portrait.
+"""
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reenact.cli.errors import ReenactError
+from reenact.frame import Frame
+from reenact.live.controls import MutableAUSource
+
+
+@dataclass(frozen=True)
+class LiveEngineConfig:
+    """model: generator spec for reenact.models.load.load_generator ("rig", "identity", a checkpoint);
+    device: torch device; max_faces: faces tracked per frame; fade_frames: frames over which an edit
+    fades in when a face appears (live mode has no look-ahead, so no fade-out)."""
+
+    model: str = "rig"
+    device: str = "cpu"
+    max_faces: int = 4
+    fade_frames: int = 3
+
+
+def load_live_generator(cfg: LiveEngineConfig):
+    from reenact.models.load import load_generator
+
+    return load_generator(cfg.model, device=cfg.device)
+
+
+def engine_processor(controls: MutableAUSource, generator, cfg: LiveEngineConfig = LiveEngineConfig()):
+    """An Engine whose AU source is ``controls`` (``.process(frame)``, ``.close()``)."""
+    from reenact.engine.pipeline import Engine, EngineConfig
+    from reenact.tracking.tracker import TrackerConfig
+
+    # "video" mode: synchronous MediaPipe calls with the frames' own timestamps; the live side
+    # already drops frames upstream, so the tracker sees exactly the frames that are processed.
+    tracker_cfg = TrackerConfig(mode="video", max_faces=cfg.max_faces)
+    return Engine(generator, tracker_cfg, controls, None,
+                  EngineConfig(lookahead=False, batch=cfg.max_faces, fade_frames=cfg.fade_frames,
+                               device=cfg.device))
+
+
+class _StillTracker:
+    """A tracker for a still picture: the faces found once, returned for every call."""
+
+    def __init__(self, result):
+        self._result = result
+
+    def track(self, image, timestamp_ms=None):
+        return self._result
+
+
+class _LiveDriver:
+    """The camera face's AUs as a driver: neutral = low percentile of the last ``window`` frames."""
+
+    def __init__(self, window: int = 300):
+        from reenact.aus.driver import RemapConfig
+
+        self.history: collections.deque[np.ndarray] = collections.deque(maxlen=window)
+        self.remap_cfg = RemapConfig()
+        self.current: np.ndarray | None = None
+
+    def update(self, aus: np.ndarray | None) -> None:
+        if aus is not None:
+            self.current = np.asarray(aus, np.float32)
+            self.history.append(self.current)
+
+    def neutral(self) -> np.ndarray | None:
+        from reenact.aus.driver import driver_neutral
+
+        if not self.history:
+            return None
+        return driver_neutral(np.stack(self.history), self.remap_cfg)
+
+
+class _DrivenSource:
+    """AU source for the portrait: own + gains * (camera AUs - camera neutral), smoothed."""
+
+    def __init__(self, driver: _LiveDriver, gains=None):
+        from reenact.aus.driver import CausalEMA, parse_gains
+
+        self.driver, self.gains = driver, parse_gains(gains)
+        self._ema = CausalEMA(driver.remap_cfg.smoothing_s)
+
+    def targets(self, frame: Frame, own: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        from reenact.aus.driver import remap
+
+        neutral, current = self.driver.neutral(), self.driver.current
+        t = frame.time if frame.time is not None else frame.index / 30.0
+        out = {}
+        for fid, mine in own.items():
+            target = mine if current is None else remap(mine, current, neutral, self.gains)
+            out[fid] = self._ema(fid, np.asarray(target, np.float32), t)
+        return out
+
+
+class PortraitProcessor:
+    """process(camera frame) -> the portrait with the camera face's expression (same pts/time).
+
+    The portrait is tracked once; each camera frame is tracked (largest face), its AUs estimated
+    and remapped onto the portrait's own AUs (reenact.aus.driver.remap), then the controls
+    (slider overrides, strength) apply on top, so the page's sliders still work in this mode.
+    """
+
+    def __init__(self, portrait_rgb: np.ndarray, controls: MutableAUSource, generator,
+                 cfg: LiveEngineConfig = LiveEngineConfig(), gains=None):
+        from reenact.aus.estimator import AUEstimator
+        from reenact.engine.pipeline import Engine, EngineConfig
+        from reenact.tracking.tracker import FaceTracker, TrackerConfig
+
+        self.portrait = np.ascontiguousarray(portrait_rgb)
+        with FaceTracker(TrackerConfig(mode="image", max_faces=1)) as still:
+            found = still.track(self.portrait)
+        if not found.faces:
+            raise ReenactError("the --source portrait has no face that the tracker can find")
+        self.driver = _LiveDriver()
+        controls.set_source(_DrivenSource(self.driver, gains), "camera")
+        self.camera = FaceTracker(TrackerConfig(mode="video", max_faces=1))
+        self.estimator = AUEstimator()
+        self.engine = Engine(generator, None, controls, self.estimator,
+                             EngineConfig(lookahead=False, batch=1, fade_frames=0, device=cfg.device),
+                             tracker=_StillTracker(found))
+
+    def process(self, frame: Frame) -> Frame:
+        ts = None if frame.time is None else int(round(frame.time * 1000))
+        faces = self.camera.track(frame.image, ts).faces
+        largest = max(faces, key=lambda f: f.area) if faces else None
+        self.driver.update(None if largest is None else self.estimator.estimate(largest))
+        out = Frame(image=self.portrait.copy(), pts=frame.pts, time_base=frame.time_base,
+                    index=frame.index, capture_time=frame.capture_time)
+        out = self.engine.process(out)
+        out.meta["camera_faces"] = faces
+        return out
+
+    def close(self) -> None:
+        self.camera.close()
+        self.engine.close()
+
+
+def read_portrait(path: str | Path, max_side: int = 720) -> np.ndarray:
+    """The --source picture as uint8 RGB, its longer side at most ``max_side`` (even sizes)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    p = Path(path)
+    if not p.is_file():
+        raise ReenactError(f"--source portrait not found: {p}")
+    try:
+        with Image.open(p) as im:
+            im = ImageOps.exif_transpose(im).convert("RGB")
+            scale = min(1.0, max_side / max(im.size))
+            size = (max(2, int(im.width * scale) // 2 * 2), max(2, int(im.height * scale) // 2 * 2))
+            return np.asarray(im.resize(size, Image.LANCZOS) if size != im.size else im, np.uint8).copy()
+    except (UnidentifiedImageError, OSError) as err:
+        raise ReenactError(f"--source {p}: not a readable image ({err})") from None
