@@ -1,0 +1,304 @@
+"""reenact.media: decode/encode round trips on clips made here with PyAV (and a real one)."""
+from __future__ import annotations
+
+import os
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from reenact.cli.errors import ReenactError
+from reenact.frame import Frame
+from reenact.media.sink import SinkConfig, VideoSink, check_output_path
+from reenact.media.source import SourceConfig, VideoSource
+
+from conftest import DATA
+
+
+# -- clip factory (also used by the engine tests) --------------------------------------------------
+def pattern(i: int, width: int, height: int) -> np.ndarray:
+    """A smooth, moving test picture (codecs keep it well)."""
+    y, x = np.mgrid[0:height, 0:width]
+    img = np.stack([(x * 255 // max(width - 1, 1)), (y * 255 // max(height - 1, 1)),
+                    np.full_like(x, (i * 23) % 256)], -1).astype(np.uint8)
+    s = max(4, min(width, height) // 5)
+    x0 = (i * 7) % max(1, width - s)
+    img[height // 3:height // 3 + s, x0:x0 + s] = (240, 240, 40)
+    return img
+
+
+def make_clip(path: Path, frames, *, fps: int = 25, pts: list[int] | None = None,
+              time_base: Fraction | None = None, codec: str = "libx264", audio: str | None = "aac",
+              audio_seconds: float | None = None, rotation: int | None = None, crf: int = 10,
+              pix_fmt: str = "yuv420p") -> Path:
+    """Encode a list of uint8 RGB frames; optional sine audio (codec ``audio``); explicit pts for
+    variable frame rates; rotation written as a display matrix."""
+    frames = list(frames)
+    h, w = frames[0].shape[:2]
+    tb = time_base or Fraction(1, fps)
+    pts = pts if pts is not None else [int(round(i / fps / tb)) for i in range(len(frames))]
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(codec, rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
+        vs.time_base = tb
+        vs.codec_context.time_base = tb
+        if codec in ("libx264", "libx265"):
+            vs.options = {"crf": str(crf)} if codec == "libx264" else {"crf": str(crf), "log-level": "error"}
+        if rotation is not None:
+            vs.set_display_rotation(rotation)
+        aus = None
+        if audio:
+            aus = out.add_stream(audio, rate=48000)
+            aus.layout = "mono"
+        for img, p in zip(frames, pts):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = p, tb
+            for pk in vs.encode(f):
+                out.mux(pk)
+        for pk in vs.encode(None):
+            out.mux(pk)
+        if aus is not None:
+            seconds = audio_seconds if audio_seconds is not None else float((pts[-1] + 1) * tb)
+            _write_sine(out, aus, seconds)
+    return path
+
+
+def _write_sine(out, stream, seconds: float) -> None:
+    rate, n = 48000, int(48000 * seconds)
+    t = np.arange(n) / rate
+    sine = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    fmt = stream.codec_context.format.name if stream.codec_context.format else "fltp"
+    step = stream.codec_context.frame_size or 1024
+    for i in range(0, n, step):
+        chunk = sine[None, i:i + step]
+        if fmt.startswith("s16"):
+            frame = av.AudioFrame.from_ndarray((chunk * 32767).astype(np.int16), format="s16", layout="mono")
+        else:
+            frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = rate, i
+        for pk in stream.encode(frame):
+            out.mux(pk)
+    for pk in stream.encode(None):
+        out.mux(pk)
+
+
+def probe(path: Path) -> dict:
+    """Facts of a file: video frames' pts (seconds), size, rotation, audio codec and duration."""
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        times, size, rot = [], None, 0
+        for f in c.decode(vs):
+            times.append(float(f.pts * f.time_base))
+            size, rot = (f.width, f.height), f.rotation
+        audio = None
+        if c.streams.audio:
+            a = c.streams.audio[0]
+            c.seek(0)
+            samples = sum(fr.samples for fr in c.decode(a))
+            audio = (a.codec_context.name, samples / a.codec_context.sample_rate)
+    return {"times": times, "size": size, "rotation": rot, "audio": audio}
+
+
+def copy_through(src_path: Path, dst_path: Path, sink_cfg: SinkConfig = SinkConfig(),
+                 touch=lambda f: f) -> VideoSource:
+    with VideoSource(src_path) as src:
+        with VideoSink(dst_path, src.info, sink_cfg, audio_from=src_path) as sink:
+            for frame in src:
+                sink.write(touch(frame))
+    return src
+
+
+def decoded_rgb(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+# -- tests -------------------------------------------------------------------------------------------
+def test_round_trip_keeps_frames_timing_size_and_audio(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", [pattern(i, 160, 96) for i in range(30)], fps=25)
+    dst = tmp_path / "out.mp4"
+    copy_through(src, dst)
+    a, b = probe(src), probe(dst)
+    assert len(b["times"]) == 30 and b["size"] == (160, 96)
+    np.testing.assert_allclose(b["times"], a["times"], atol=1e-6)
+    assert b["audio"][0] == "aac" and abs(b["audio"][1] - a["audio"][1]) < 0.03
+    assert abs(a["audio"][1] - 1.2) < 0.05  # the sine track really is there
+
+
+def test_untouched_frames_are_encoded_from_the_decoded_picture(tmp_path):
+    """With lossless x264 (crf 0) a frame the pipeline did not touch comes back bit-exact."""
+    src = make_clip(tmp_path / "in.mp4", [pattern(i, 64, 48) for i in range(6)], audio=None)
+    dst = tmp_path / "out.mp4"
+    copy_through(src, dst, SinkConfig(crf=0))
+    for x, y in zip(decoded_rgb(src), decoded_rgb(dst)):
+        assert np.array_equal(x, y)
+
+
+def test_edited_frames_go_back_with_the_source_colour_matrix(tmp_path):
+    """An edited frame (RGB -> YUV again) stays within chroma rounding of the original."""
+    src = make_clip(tmp_path / "in.mp4", [pattern(i, 64, 48) for i in range(4)], audio=None)
+
+    def touch(f: Frame) -> Frame:
+        f.meta["edited"] = True
+        return f
+
+    dst = tmp_path / "out.mp4"
+    copy_through(src, dst, SinkConfig(crf=0), touch)
+    for x, y in zip(decoded_rgb(src), decoded_rgb(dst)):
+        d = np.abs(x.astype(int) - y.astype(int))
+        assert d.mean() < 1.5 and np.percentile(d, 99) <= 6  # single pixels at sharp colour edges move more (4:2:0)
+
+
+def test_variable_frame_rate_timestamps_are_kept(tmp_path):
+    tb = Fraction(1, 1000)
+    pts = [0, 40, 80, 200, 230, 260, 400, 433, 466, 500]
+    src = make_clip(tmp_path / "vfr.mkv", [pattern(i, 96, 64) for i in range(10)], pts=pts,
+                    time_base=tb, audio=None)
+    dst = tmp_path / "out.mp4"
+    copy_through(src, dst)
+    np.testing.assert_allclose(probe(dst)["times"], [p / 1000 for p in pts], atol=1e-3)
+
+
+def test_rotation_metadata_is_kept(tmp_path):
+    src = make_clip(tmp_path / "rot.mp4", [pattern(i, 64, 48) for i in range(3)], rotation=90, audio=None)
+    with VideoSource(src) as s:
+        assert s.info.rotation == 90
+    dst = tmp_path / "out.mp4"
+    copy_through(src, dst)
+    assert probe(dst)["rotation"] == 90
+
+
+def test_odd_size_is_padded_to_even(tmp_path):
+    frames = [pattern(i, 65, 49) for i in range(3)]
+    src = make_clip(tmp_path / "odd.mkv", frames, codec="libx264", pix_fmt="yuv444p", audio=None)
+    dst = tmp_path / "out.mp4"
+    with VideoSource(src) as s:
+        assert (s.info.width, s.info.height) == (65, 49)
+        with VideoSink(dst, s.info, SinkConfig(crf=0)) as sink:
+            for f in s:
+                sink.write(f)
+        assert sink.padded and any("padded" in n for n in sink.notes)
+    out = decoded_rgb(dst)
+    assert out[0].shape == (50, 66, 3)
+    # Content stays where it was; the new column repeats the last one.
+    assert np.abs(out[0][:49, :65].astype(int) - frames[0].astype(int)).mean() < 3
+
+
+@pytest.mark.parametrize("codec,ext", [("libx265", "mp4"), ("libvpx-vp9", "webm")])
+def test_hevc_and_vp9_input(tmp_path, codec, ext):
+    src = make_clip(tmp_path / f"in.{ext}", [pattern(i, 96, 64) for i in range(8)], codec=codec,
+                    audio="libopus" if ext == "webm" else "aac")
+    dst = tmp_path / "out.mp4"
+    copy_through(src, dst)
+    p = probe(dst)
+    assert len(p["times"]) == 8 and p["size"] == (96, 64) and p["audio"] is not None
+
+
+def test_audio_the_container_cannot_hold_is_reencoded(tmp_path):
+    src = make_clip(tmp_path / "in.mov", [pattern(i, 64, 48) for i in range(25)], audio="pcm_mulaw")
+    dst = tmp_path / "out.mp4"
+    with VideoSource(src) as s:
+        with VideoSink(dst, s.info, audio_from=src) as sink:
+            for f in s:
+                sink.write(f)
+        assert any("re-encoded to AAC" in n for n in sink.notes)
+    codec, seconds = probe(dst)["audio"]
+    assert codec == "aac" and abs(seconds - 1.0) < 0.06
+
+
+def test_real_clip_round_trip():
+    with VideoSource(DATA / "video" / "single_face_small.mp4") as s:
+        frames = list(s)
+        assert s.info.codec == "h264" and (s.info.width, s.info.height) == (320, 180)
+    assert len(frames) == 20 and [f.index for f in frames] == list(range(20))
+    assert all(f.image.shape == (180, 320, 3) and f.image.dtype == np.uint8 for f in frames)
+    assert all(b.time > a.time for a, b in zip(frames, frames[1:]))
+
+
+def test_failure_leaves_no_file(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", [pattern(i, 64, 48) for i in range(10)])
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(RuntimeError, match="boom"):
+        with VideoSource(src) as s, VideoSink(dst, s.info, audio_from=src) as sink:
+            for i, f in enumerate(s):
+                if i == 5:
+                    raise RuntimeError("boom")
+                sink.write(f)
+    assert not dst.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]  # no temp file left
+
+
+def test_output_appears_only_at_the_end(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", [pattern(i, 64, 48) for i in range(5)], audio=None)
+    dst = tmp_path / "out.mp4"
+    with VideoSource(src) as s, VideoSink(dst, s.info) as sink:
+        for f in s:
+            sink.write(f)
+            assert not dst.exists()
+        assert sink.tmp_path.parent == tmp_path
+    assert dst.exists() and not sink.tmp_path.exists()
+
+
+@pytest.mark.parametrize("name,message", [("out.gif", "cannot hold h264"),
+                                          ("out.xyz", "unknown video container"),
+                                          ("out", "no file extension"),
+                                          ("missing/out.mp4", "does not exist")])
+def test_bad_output_paths_fail_before_work(tmp_path, name, message):
+    with pytest.raises(ReenactError, match=message):
+        check_output_path(tmp_path / name)
+
+
+def test_bad_inputs_are_clear_errors(tmp_path):
+    with pytest.raises(ReenactError, match="no such file"):
+        VideoSource(tmp_path / "nope.mp4")
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video at all\n" * 10)
+    with pytest.raises(ReenactError, match="cannot be read"):
+        VideoSource(text)
+    audio_only = tmp_path / "sound.m4a"
+    with av.open(str(audio_only), "w") as out:
+        st = out.add_stream("aac", rate=48000)
+        st.layout = "mono"
+        _write_sine(out, st, 0.2)
+    with pytest.raises(ReenactError, match="no video stream"):
+        VideoSource(audio_only)
+
+
+def test_damaged_stream_counts_errors_and_keeps_going(tmp_path):
+    frames = [np.random.default_rng(i).integers(0, 256, (96, 128, 3), dtype=np.uint8) for i in range(40)]
+    good = make_clip(tmp_path / "in.ts", frames, audio=None, crf=30)
+    data = bytearray(good.read_bytes())
+    rng = np.random.default_rng(1)
+    for pos in rng.integers(len(data) // 4, 3 * len(data) // 4, 300):
+        data[pos] ^= 0xFF  # flip bytes in the middle of the stream
+    bad = tmp_path / "bad.ts"
+    bad.write_bytes(bytes(data))
+    with VideoSource(bad) as s:
+        got = list(s)
+    assert len(got) >= 20  # frames after the damage still come
+    assert got[-1].index == len(got) - 1
+    assert s.decode_errors > 0
+
+
+def test_live_mode_keeps_only_the_newest_frame(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", [pattern(i, 64, 48) for i in range(40)], audio=None)
+    with VideoSource(src, SourceConfig(live=True)) as s:
+        seen = []
+        for f in s:
+            seen.append(f.index)
+            time.sleep(0.02)  # a slow consumer
+    assert s.dropped > 0 and len(seen) + s.dropped == 40
+    assert seen == sorted(seen) and seen[-1] == 39
+
+
+def test_closing_early_stops_the_decoder(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", [pattern(i, 64, 48) for i in range(60)], audio=None)
+    s = VideoSource(src, SourceConfig(queue_size=2))
+    it = iter(s)
+    next(it)
+    s.close()
+    assert not s._thread.is_alive()
+    assert os.path.exists(src)
