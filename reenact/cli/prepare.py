@@ -21,6 +21,8 @@ def prepare_command(
     max_faces: int = typer.Option(8, help="Faces per image or frame."),
     min_iod: float = typer.Option(0.0, help="Leave out faces whose inter-ocular distance is below "
                                   "this many source pixels."),
+    tiles: bool = typer.Option(True, "--tiles/--no-tiles", help="Also search stills tile by tile "
+                               "for small faces (slower)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset already in --out."),
 ) -> None:
     """Detect, align and crop every face, estimate its AUs, and write a training dataset."""
@@ -36,7 +38,7 @@ def prepare_command(
     if max_faces < 1:
         raise ReenactError(f"--max-faces {max_faces}: expected 1 or more")
     cfg = PrepareConfig(align=AlignConfig(size=size, margin=margin), stride=stride,
-                        max_faces=max_faces, min_iod=min_iod)
+                        max_faces=max_faces, min_iod=min_iod, tiles=tiles)
     try:
         report = prepare_dataset(inputs, out, cfg, overwrite=overwrite)
     except (FileNotFoundError, FileExistsError, ValueError) as err:

@@ -29,15 +29,16 @@ from reenact.tracking.landmarker import FaceLandmarker, RawFace, as_rgb
 class MultiScaleConfig:
     """tile_fractions: tile side as a fraction of the image's shorter side (one pass per entry);
     overlap: fraction by which neighbouring tiles overlap; tile_input: side (px) each tile is
-    resampled to before detection; min_tile: smallest tile side (px) worth a pass; roi_scale: side
-    of the verification ROI as a multiple of the face's landmark box (its larger side); roi_input:
-    side (px) the ROI is resampled to; merge_overlap: two faces whose boxes overlap by more than this
+    resampled to before detection; min_tile: smallest tile side (px) worth a pass (a face that
+    MediaPipe misses in a smaller tile would give a useless crop anyway); roi_scale: side of the
+    verification ROI as a multiple of the face's landmark box (its larger side); roi_input: side
+    (px) the ROI is resampled to; merge_overlap: two faces whose boxes overlap by more than this
     (intersection over the smaller box) are the same face."""
 
     tile_fractions: tuple[float, ...] = (0.5, 0.3)
     overlap: float = 0.5
     tile_input: int = 512
-    min_tile: int = 48
+    min_tile: int = 128
     roi_scale: float = 2.0
     roi_input: int = 384
     merge_overlap: float = 0.5
@@ -127,7 +128,8 @@ def detect_all_faces(lm: FaceLandmarker, image: np.ndarray,
         raise ValueError("detect_all_faces needs an image-mode landmarker")
     rgb = as_rgb(image)
     h, w = rgb.shape[:2]
-    candidates = list(lm.detect(rgb))
+    full = list(lm.detect(rgb))
+    candidates = list(full)
     for frac in cfg.tile_fractions:
         side = frac * min(h, w)
         if side < cfg.min_tile:
@@ -136,8 +138,12 @@ def detect_all_faces(lm: FaceLandmarker, image: np.ndarray,
             candidates += detect_in_roi(lm, rgb, left, top, side, cfg.tile_input)
     # Largest first: a face cut by a tile border gives a smaller box than the whole face.
     candidates.sort(key=lambda f: -_area(f))
-    verified = [v for c in merge_duplicates(candidates, cfg.merge_overlap)
-                if (v := _verify(lm, rgb, c, cfg)) is not None]
+    verified = []
+    for c in merge_duplicates(candidates, cfg.merge_overlap):
+        v = _verify(lm, rgb, c, cfg)
+        # A face the full-image pass found stays even if its ROI pass misses it.
+        if v is not None or any(c is f for f in full):
+            verified.append(v if v is not None else c)
     faces = merge_duplicates(sorted(verified, key=lambda f: -_area(f)), cfg.merge_overlap)
     return sorted(faces, key=lambda f: float(f.landmarks[:, 0].mean()))
 

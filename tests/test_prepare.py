@@ -1,0 +1,104 @@
+"""``reenact prepare``: a valid trainer dataset (crops, aus.csv, manifest) and skipped files reported."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from reenact.aus.names import OPENFACE_COLUMNS
+from reenact.cli.errors import ReenactError
+from reenact.dataset.prepare import PrepareConfig, prepare_dataset
+from reenact.tracking.align import AlignConfig, STABLE_POINTS, template_points, transform_points, warp_to_crop
+
+pytest.importorskip("mediapipe")
+
+
+@pytest.fixture
+def inputs(tmp_path, data_dir):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    shutil.copy(data_dir / "tracking" / "london_003_03.jpg", src / "face.jpg")
+    shutil.copy(data_dir / "tracking" / "london_003_03.tem", src / "face.tem")  # not media: ignored
+    shutil.copy(data_dir / "video" / "single_face_small.mp4", src / "sub" / "clip.mp4")
+    Image.new("RGB", (200, 150), (90, 120, 160)).save(src / "sub" / "blank.png")
+    (src / "broken.jpg").write_bytes(b"this is not a jpeg")
+    return src
+
+
+def test_prepare_writes_a_valid_dataset(tmp_path, inputs):
+    out = tmp_path / "ds"
+    cfg = PrepareConfig(align=AlignConfig(size=64, margin=0.2), stride=5)
+    report = prepare_dataset([inputs], out, cfg, progress=False)
+
+    # 1 crop from the photo + frames 0, 5, 10, 15 of the 20-frame clip.
+    assert len(report.crops) == 5
+    with open(out / "aus.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["file", *OPENFACE_COLUMNS]
+    assert [r[0] for r in rows[1:]] == [f"imgs/{i:06d}.png" for i in range(1, 6)]
+    aus = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+    assert aus.shape == (5, 17) and aus.min() >= 0.0 and aus.max() <= 5.0
+    for r in rows[1:]:
+        assert np.asarray(Image.open(out / r[0])).shape == (64, 64, 3)
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["align"] == {"size": 64, "margin": 0.2, "template_id": AlignConfig().template_id}
+    assert manifest["stride"] == 5 and manifest["version"]
+    crops = manifest["crops"]
+    assert [c["file"] for c in crops] == [r[0] for r in rows[1:]]
+    assert [(c["source"].split("/")[-1], c["frame"], c["face_id"]) for c in crops] == (
+        [("face.jpg", None, 0)] + [("clip.mp4", i, 0) for i in (0, 5, 10, 15)])
+
+    # The stored matrix reproduces the stored crop from the source, pixel for pixel.
+    photo = np.asarray(Image.open(inputs / "face.jpg").convert("RGB"))
+    m = np.array(crops[0]["crop_from_frame"])
+    again = warp_to_crop(photo, m, 64)
+    assert np.abs(again.astype(int) - np.asarray(Image.open(out / crops[0]["file"])).astype(int)).max() <= 1
+    # ... and maps the face's hand-placed eye corners onto the template's eye corners.
+    lines = (inputs / "face.tem").read_text().split("\n")
+    tem = np.array([[float(v) for v in ln.split()] for ln in lines[1:190]])
+    eyes = transform_points(m, tem[[18, 22, 23, 27]])
+    target = template_points(AlignConfig(size=64, margin=0.2))[[33, 133, 362, 263]]
+    assert np.linalg.norm(eyes - target, axis=1).max() < 0.04 * 64
+
+    skipped = {s["source"].split("/")[-1]: s["reason"] for s in report.skipped}
+    assert skipped["blank.png"] == "no face"
+    assert skipped["broken.jpg"].startswith("unreadable")
+    assert set(skipped) == {"blank.png", "broken.jpg"}
+    assert manifest["skipped"] == report.skipped
+    assert [p.split("/")[-1] for p in report.ignored] == ["face.tem"]
+    assert not [p for p in out.rglob(".*")], "temporary files left behind"
+
+
+def test_existing_dataset_is_not_overwritten_silently(tmp_path, inputs):
+    out = tmp_path / "ds"
+    cfg = PrepareConfig(align=AlignConfig(size=32))
+    prepare_dataset([inputs / "face.jpg"], out, cfg, progress=False)
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        prepare_dataset([inputs / "face.jpg"], out, cfg, progress=False)
+    report = prepare_dataset([inputs / "face.jpg"], out, cfg, overwrite=True, progress=False)
+    assert len(report.crops) == 1 and len(list((out / "imgs").iterdir())) == 1
+
+
+def test_cli_prepare(tmp_path, inputs):
+    from reenact.cli.main import app
+
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    res = runner.invoke(app, ["prepare", str(inputs / "face.jpg"), str(inputs / "sub" / "blank.png"),
+                              "--out", str(out), "--size", "48"])
+    assert res.exit_code == 0, res.output
+    assert "1 crops" in res.output and "blank.png: no face" in res.output
+    assert (out / "aus.csv").exists() and (out / "manifest.json").exists()
+
+    res = runner.invoke(app, ["prepare", str(tmp_path / "missing"), "--out", str(tmp_path / "x")])
+    assert isinstance(res.exception, ReenactError) and "missing" in str(res.exception)
+    res = runner.invoke(app, ["prepare", str(inputs / "face.tem"), "--out", str(tmp_path / "y")])
+    assert isinstance(res.exception, ReenactError) and "not an image or video" in str(res.exception)
+    res = runner.invoke(app, ["prepare", str(inputs / "sub" / "blank.png"), "--out", str(tmp_path / "z")])
+    assert isinstance(res.exception, ReenactError) and "no face" in str(res.exception)
