@@ -40,6 +40,7 @@ def _rows(models: list[dict]) -> list[tuple[str, list[str]]]:
              ("pairs: PSNR aligned face (dB)", ("pairs", "psnr", "mean"), 2),
              ("pairs: SSIM aligned face", ("pairs", "ssim", "mean"), 4),
              ("pairs, input unedited: AU distance", ("pairs", "baseline_input", "au_distance", "mae"), 3),
+             ("pairs, input unedited: ACD", ("pairs", "baseline_input", "acd", "mean"), 3),
              ("pairs, input unedited: PSNR (dB)", ("pairs", "baseline_input", "psnr", "mean"), 2),
              ("pairs, input unedited: SSIM", ("pairs", "baseline_input", "ssim", "mean"), 4),
              ("video: flicker ratio (out/in)", ("video", "flicker", "ratio"), 3),
