@@ -56,7 +56,7 @@ def make_meta(gen_cfg: GeneratorConfig, critic_cfg: CriticConfig | None = None, 
         "critic": critic_cfg.to_dict() if critic_cfg is not None else None,
         "data": data_summary or {},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
 
 
@@ -166,7 +166,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> GanG
         net = Generator(ckpt.generator_config)
         net.load_state_dict(ckpt.generator)
     else:
-        net = load_authors_generator(obj, source=str(path))
+        net = load_authors_generator(obj, name=str(path))
     return GanGenerator(net).to(device).eval()
 
 
@@ -233,12 +233,12 @@ def authors_generator_config(state: dict, image_size: int = 128) -> GeneratorCon
 
 
 def load_authors_generator(source: str | Path | dict, cfg: GeneratorConfig | None = None,
-                           *, image_size: int = 128) -> Generator:
+                           *, image_size: int = 128, name: str | None = None) -> Generator:
     """Our Generator with the weights of an authors' ``net_epoch_N_id_G.pth`` (path or state dict).
 
     Every authors' parameter must map onto ours with the same shape and every one of ours must be
     filled; otherwise the error lists the offending keys."""
-    name = str(source) if not isinstance(source, dict) else "state dict"
+    name = name or (str(source) if not isinstance(source, dict) else "state dict")
     state = _torch_load(Path(source)) if not isinstance(source, dict) else source
     if not isinstance(state, dict):
         raise CheckpointError(f"{name} is not a state dict")

@@ -1,0 +1,90 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from reenact.cli.main import app
+from reenact.models.checkpoint import load_generator, read_checkpoint
+from reenact.trainer.config import RECIPES, TrainConfig, recipe
+from reenact.trainer.loop import train
+
+LOSS_KEYS = ("d/loss", "d/gp", "d/au_mse_real", "g/loss", "g/cycle_l1", "g/attention_mean")
+
+
+def _tiny(**kw) -> TrainConfig:
+    return recipe("tiny").with_overrides(**kw)
+
+
+def test_config_json_round_trip():
+    for cfg in RECIPES.values():
+        assert TrainConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    with pytest.raises(ValueError, match="unknown training config keys: bogus"):
+        TrainConfig.from_dict({"bogus": 1})
+
+
+def test_short_training_on_real_crops(data_dir, tmp_path):
+    # 10 training crops, batch 4 -> 2 steps per epoch; 60 steps with decay over the last 10.
+    cfg = _tiny(steps=60, epochs=30, decay_epochs=5, sample_every=30, checkpoint_every=30,
+                log_every=10)
+    res = train(data_dir / "crops", tmp_path / "run", cfg, progress=False)
+    au = [h["d/au_mse_real"] for h in res.history]
+    assert np.mean(au[-10:]) < 0.6 * np.mean(au[:5]), au
+    att = [h["g/attention_mean"] for h in res.history if "g/attention_mean" in h]
+    assert 0.05 < att[-1] < 0.95, att
+    assert all(np.isfinite(h[k]) for h in res.history for k in LOSS_KEYS if k in h)
+    # run directory
+    run = tmp_path / "run"
+    conf = json.loads((run / "config.json").read_text())
+    assert conf["train"]["recipe"] == "tiny" and conf["data"]["count"] == 10
+    lines = (run / "stats.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in lines] == [10, 20, 30, 40, 50, 60]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-0000030.png", "step-0000060.png"]
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    ckpt = read_checkpoint(run / "checkpoints" / "step-0000060.pt", generator=cfg.generator,
+                           critic=cfg.critic)
+    assert ckpt.train_state["step"] == 60 and ckpt.meta["data"]["count"] == 10
+    gen = load_generator(run / "checkpoints" / "step-0000060.pt")
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    torch.testing.assert_close(gen(x, torch.full((1, 17), 2.5)).color,
+                               res.generator(x, torch.full((1, 17), 0.5))[0])
+
+
+def test_resume_equals_uninterrupted(data_dir, tmp_path):
+    cfg = _tiny(steps=12, epochs=6, decay_epochs=2, checkpoint_every=100, sample_every=100)
+    full = train(data_dir / "crops", tmp_path / "full", cfg, progress=False)
+    first = train(data_dir / "crops", tmp_path / "split", cfg, progress=False, stop_after=5)
+    assert first.last_step == 5
+    with pytest.raises(Exception, match="--resume"):
+        train(data_dir / "crops", tmp_path / "split", cfg, progress=False)
+    rest = train(data_dir / "crops", tmp_path / "split", cfg, progress=False, resume=True)
+    assert rest.last_step == 12 and [h["step"] for h in rest.history] == list(range(6, 13))
+    for a, b in zip(full.history[5:], rest.history):
+        for k in LOSS_KEYS + ("lr",):
+            assert a.get(k) == b.get(k), (a["step"], k, a.get(k), b.get(k))
+    for (name, p), q in zip(full.generator.state_dict().items(), rest.generator.state_dict().values()):
+        assert torch.equal(p, q), name
+
+
+def test_resume_refuses_another_architecture(data_dir, tmp_path):
+    cfg = _tiny(steps=4, epochs=2, decay_epochs=1)
+    train(data_dir / "crops", tmp_path / "run", cfg, progress=False, stop_after=2)
+    wider = cfg.with_overrides(generator=type(cfg.generator)(image_size=64, width=16, n_res_blocks=1))
+    with pytest.raises(Exception, match="generator.width: checkpoint 8, expected 16"):
+        train(data_dir / "crops", tmp_path / "run", wider, progress=False, resume=True)
+
+
+def test_cli_trains_resumes_and_reports_bad_data(data_dir, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cli"
+    args = ["train", str(data_dir / "crops"), "--config", "tiny", "--out", str(out), "--steps", "6"]
+    r = runner.invoke(app, args + ["--stop-after", "3"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["train", str(data_dir / "crops"), "--out", str(out), "--resume", "--steps", "6"])
+    assert r.exit_code == 0, r.output
+    assert "trained to step 6" in r.output
+    r = runner.invoke(app, ["train", str(tmp_path / "nowhere"), "--config", "tiny", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "does not exist" in r.output
+    r = runner.invoke(app, ["train", str(data_dir / "crops"), "--config", "huge", "--out", str(tmp_path / "y")])
+    assert r.exit_code == 2 and "unknown training config 'huge'" in r.output
