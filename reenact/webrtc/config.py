@@ -18,7 +18,7 @@ class SessionConfig:
     stats_interval_s: how often fps/latency go to the page over the data channel.
     """
 
-    connect_timeout_s: float = 20.0
+    connect_timeout_s: float = 15.0
     idle_timeout_s: float = 4.0
     disconnect_grace_s: float = 3.0
     stats_interval_s: float = 0.5

@@ -55,6 +55,7 @@ class Session:
         self.latency = LatencyLog(keep=2000)
         self.fps_in, self.fps_out = RateMeter(), RateMeter()
         self.closed = asyncio.Event()
+        self._done = asyncio.Event()
         self.close_reason = ""
         self._disconnected_at: float | None = None
         self._tasks: list[asyncio.Task] = []
@@ -72,12 +73,21 @@ class Session:
                        asyncio.ensure_future(self._watch())]
 
     async def close(self, reason: str) -> None:
-        """Idempotent: stop tasks and the worker, close the peer connection, free the slot."""
+        """Idempotent: stop tasks and the worker, close the peer connection, free the slot.
+        A second caller waits until the first one has finished closing."""
         if self.closed.is_set():
+            await self._done.wait()
             return
         self.closed.set()
         self.close_reason = reason
-        log.info("session %s closed: %s", self.id, reason)
+        try:
+            await self._shutdown()
+        finally:
+            self._done.set()
+            self._on_closed(self)
+
+    async def _shutdown(self) -> None:
+        log.info("session %s closing: %s", self.id, self.close_reason)
         current = asyncio.current_task()
         for task in self._tasks:
             if task is not current:
@@ -93,7 +103,6 @@ class Session:
         close = getattr(self.process, "close", None)
         if callable(close):
             await asyncio.to_thread(close)
-        self._on_closed(self)
 
     # ---- stages ----------------------------------------------------------------------------------
     async def _read(self, remote_track) -> None:
@@ -130,7 +139,10 @@ class Session:
             self.processed += 1
             result = av.VideoFrame.from_ndarray(out.image, format="rgb24")
             result.pts, result.time_base = video.pts, video.time_base
-            self._loop.call_soon_threadsafe(self.track.deliver, result, arrival)
+            try:
+                self._loop.call_soon_threadsafe(self.track.deliver, result, arrival)
+            except RuntimeError:  # the event loop is gone (server stopped): nothing to deliver to
+                return
 
     def _sent(self, arrival: float) -> None:
         now = time.perf_counter()
