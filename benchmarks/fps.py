@@ -1,0 +1,152 @@
+"""Reenact's speed benchmark: ``python benchmarks/fps.py`` prints tables and writes JSON.
+
+Sections (all in one run, on one machine, named in the output):
+  machine    CPU model, cores, SIMD, GPU, library versions
+  peak       float32 matmul GFLOP/s on --peak-threads threads (the yardstick for the generator)
+  generator  every available backend x batch size x config (x precision): ms/face, faces/s,
+             GFLOP/s, fraction of the matmul peak, max/mean output difference vs torch eager
+  pipeline   file mode on the bundled clip (examples/video/clip.mp4): per-stage ms/frame (decode,
+             track, AU, crop, generator, blend, encode) and end-to-end fps; live mode: latency per
+             frame from capture timestamp to output ready; the baseline (the original GANimation
+             inference path: paper generator, eager torch, one frame at a time, face detection on
+             every frame, no batching, no threads) and the ratio to it
+             (see pipeline.py; skipped with the reason when the engine is not importable)
+
+    .venv/bin/python benchmarks/fps.py                      # everything, 120 frames
+    .venv/bin/python benchmarks/fps.py --frames 30 --quick  # short run
+    .venv/bin/python benchmarks/fps.py --only generator --configs paper,light --batches 1,4
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import torch  # noqa: E402
+
+import benchlib as bl  # noqa: E402
+from reenact.models.networks import GENERATOR_CONFIGS  # noqa: E402
+from reenact.runtime import available_backends, backend_names, choose_auto  # noqa: E402
+
+CLIP = HERE.parent / "examples" / "video" / "clip.mp4"
+SECTIONS = ("generator", "pipeline")
+
+GEN_COLUMNS = [("config", "config", "{}"), ("backend", "backend", "{}"), ("precision", "prec", "{}"),
+               ("batch", "batch", "{}"), ("ms_per_face", "ms/face", "{:.1f}"),
+               ("faces_per_s", "faces/s", "{:.1f}"), ("gmacs_per_face", "GMAC/face", "{:.2f}"),
+               ("gflops", "GFLOP/s", "{:.1f}"), ("peak_fraction", "of peak", "{:.0%}"),
+               ("max_abs_diff", "max diff", "{:.1e}"), ("mean_abs_diff", "mean diff", "{:.1e}")]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--frames", type=int, default=120, help="frames of the clip per pipeline run")
+    p.add_argument("--clip", type=Path, default=CLIP)
+    p.add_argument("--threads", type=int, default=bl.default_threads(), help="CPU threads for backends")
+    p.add_argument("--peak-threads", type=int, default=2)
+    p.add_argument("--live-threads", type=int, default=1, help="torch threads in the live run")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--configs", default="paper,light", help="generator configs (networks.GENERATOR_CONFIGS)")
+    p.add_argument("--backends", default="all", help="comma list or 'all' (every available one)")
+    p.add_argument("--batches", default="1,4,8")
+    p.add_argument("--precisions", default="fp32,int8,bf16",
+                   help="extra precisions are measured for the backends that support them")
+    p.add_argument("--only", default=",".join(SECTIONS), help="sections to run: generator,pipeline")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
+    p.add_argument("--json", type=Path, default=HERE / "results" / "fps.json")
+    return p.parse_args(argv)
+
+
+def generator_section(args, peak: float) -> list[dict]:
+    configs = [c for c in args.configs.split(",") if c]
+    batches = [int(b) for b in args.batches.split(",") if b]
+    precisions = [p for p in args.precisions.split(",") if p]
+    names = backend_names() if args.backends == "all" else args.backends.split(",")
+    rows = []
+    cache = Path(tempfile.mkdtemp(prefix="reenact-bench-"))
+    probe_gen = bl.make_gan("tiny")
+    names = [n for n in names if n in available_backends(args.device, probe_gen)]
+    for cfg_name in configs:
+        gcfg = GENERATOR_CONFIGS[cfg_name]
+        for name in names:
+            from reenact.runtime.base import REGISTRY
+            precs = [p for p in precisions if p in REGISTRY[name].cls.precisions]
+            if name == "tensorrt":
+                precs = ["fp16"]
+            for prec in precs:
+                for batch in batches:
+                    if prec != "fp32" and batch not in (batches[0], batches[-1]):
+                        continue  # precisions: smallest and largest batch only, to keep it short
+                    r = bl.time_generator(cfg_name, cfg_name, gcfg, name, batch, args.threads, peak,
+                                          precision=prec, device=args.device, cache_dir=cache,
+                                          runs=3 if args.quick else 5,
+                                          min_time=0.3 if args.quick else 1.5)
+                    row = asdict(r)
+                    rows.append(row)
+                    print(f"  {cfg_name:6s} {name:12s} {prec:5s} b{batch:<2d} "
+                          f"{r.ms_per_face:7.1f} ms/face {r.faces_per_s:7.1f} faces/s "
+                          f"{r.peak_fraction:5.0%} of peak  max diff {r.max_abs_diff:.1e}"
+                          + (f"  ({r.error})" if r.error else ""), flush=True)
+    return rows
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    sections = set(args.only.split(","))
+    torch.set_num_threads(args.threads)
+    m = bl.machine()
+    print(f"machine: {bl.describe_machine(m)}")
+    peak = bl.matmul_peak(args.peak_threads)
+    print(f"matmul peak ({peak['threads']} threads, {peak['n']}^2 fp32): "
+          f"{peak['gflops_best']:.0f} GFLOP/s best, {peak['gflops_median']:.0f} median")
+    out: dict = {"machine": m, "peak": peak, "args": {k: str(v) for k, v in vars(args).items()},
+                 "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    probe = bl.make_gan("tiny")
+    out["auto_backend"] = {"cpu": choose_auto("cpu", probe)}
+    if "generator" in sections:
+        print("generator (one face = one crop; random weights: speed does not depend on them)")
+        out["generator"] = generator_section(args, peak["gflops_best"])
+    if "pipeline" in sections:
+        try:
+            import pipeline
+        except ImportError as e:
+            out["pipeline"] = {"skipped": f"pipeline benchmark unavailable: {e}"}
+        else:
+            out["pipeline"] = pipeline.run(args, out)
+    print_report(out)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.json.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(out, indent=1, default=str))
+    os.replace(tmp, args.json)
+    print(f"wrote {args.json}")
+    return out
+
+
+def print_report(out: dict) -> None:
+    print()
+    print(f"## Machine: {bl.describe_machine(out['machine'])}")
+    print(f"matmul peak: {out['peak']['gflops_best']:.0f} GFLOP/s on {out['peak']['threads']} threads")
+    if out.get("generator"):
+        print()
+        print(bl.table([r for r in out["generator"] if not r.get("error")], GEN_COLUMNS))
+    pl = out.get("pipeline")
+    if pl:
+        print()
+        if "skipped" in pl:
+            print(f"pipeline: {pl['skipped']}")
+        else:
+            import pipeline
+
+            print(pipeline.report(pl))
+
+
+if __name__ == "__main__":
+    main()
