@@ -7,10 +7,12 @@
   with a separate tracker, as a viewer would see it), plotted and summarised as AU distance;
 - ACD on a sample of frames.
 
-Frames are read with PyAV; the largest face of each frame is edited (the clips are one-person).
+Frames are read with PyAV and edited by the video engine itself (reenact.engine.Engine in file
+mode: tracking, smoothing, fades, batching), editing the largest face.
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +23,9 @@ from reenact.aus.names import NUM_AUS
 from reenact.cli.errors import ReenactError
 from reenact.eval import metrics as M
 from reenact.eval import plots
-from reenact.eval.editing import _box_iou, edit_face
+from reenact.eval.editing import _box_iou, generator_align
 from reenact.frame import Frame
+from reenact.tracking.align import crop_from_frame, invert_affine
 from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
 TIME_AUS = ("AU01", "AU04", "AU06", "AU12", "AU25", "AU45")
@@ -56,63 +59,66 @@ def read_frames(path: Path, limit: int | None) -> tuple[list[np.ndarray], np.nda
     return frames, t - t[0]
 
 
-def _target_source(spec: str | None, presets: list):
-    """A function (frame, own AUs) -> target AUs: the AU source named by ``spec`` (preset,
-    timeline, AU CSV via reenact.aus.sources) or, without one, the first preset."""
-    if spec is not None:
-        try:
-            from reenact.aus.sources import open_au_source
-        except ImportError:
-            open_au_source = None
-        if open_au_source is not None:
-            src = open_au_source(spec)
-            return lambda frame, own: src.targets(frame, {0: own})[0]
-        from reenact.aus.presets import load_preset
+def _au_source(spec: str | None, preset_specs: tuple[str, ...]):
+    """The AU source for the video: ``spec`` (preset, timeline JSON, AU CSV, driver video; see
+    reenact.aus.sources.open_au_source) or, without one, the first preset."""
+    from reenact.aus.sources import open_au_source
 
-        preset = load_preset(spec)
-        return lambda frame, own: preset.apply(own)
-    if not presets:
-        raise ReenactError("a video evaluation needs a target: give --presets or --video-targets")
-    return lambda frame, own: presets[0].apply(own)
+    if spec is None:
+        if not preset_specs:
+            raise ReenactError("a video evaluation needs a target: give --presets or --video-targets")
+        spec = preset_specs[0]
+    try:
+        return open_au_source(spec, progress=False)
+    except ValueError as e:
+        raise ReenactError(str(e)) from None
+
+
+def _engine_frames(gen, cfg, frames: list[np.ndarray], times: np.ndarray, source) -> list[Frame]:
+    """Run the video engine (reenact.engine.Engine, file mode) on copies of ``frames``."""
+    from reenact.engine.pipeline import Engine, EngineConfig
+
+    ecfg = EngineConfig(strength=cfg.edit.strength, faces="largest", feather=cfg.edit.feather,
+                        device=cfg.edit.device)
+    stream = (Frame(image=img.copy(), pts=int(round(t * 1000)), time_base=Fraction(1, 1000), index=i)
+              for i, (img, t) in enumerate(zip(frames, times)))
+    with Engine(gen, au_source=source, cfg=ecfg) as eng:
+        return list(tqdm(eng.run(stream), total=len(frames), desc="engine", unit="frame", leave=False))
 
 
 def evaluate_video(name: str, gen, cfg, ident, presets: list, out: Path, pictures: list[str]) -> dict:
     frames, times = read_frames(cfg.video, cfg.video_frames)
-    target_of = _target_source(cfg.video_targets, presets)
+    edited = _engine_frames(gen, cfg, frames, times, _au_source(cfg.video_targets, cfg.presets))
+    align = generator_align(gen)
     est = AUEstimator()
     n = len(frames)
     own = np.full((n, NUM_AUS), np.nan, np.float32)
     tgt, got = own.copy(), own.copy()
-    outs, masks, seams, acds, found = [], [], [], [], []
+    masks, seams, acds, found = [], [], [], []
     acd_every = max(1, n // ACD_SAMPLES)
-    with FaceTracker(TrackerConfig(mode="video")) as tr_in, FaceTracker(TrackerConfig(mode="video")) as tr_out:
-        for i, img in enumerate(tqdm(frames, desc=f"{name}: video", unit="frame", leave=False)):
+    with FaceTracker(TrackerConfig(mode="video")) as tr_out:
+        for i, fr in enumerate(tqdm(edited, desc=f"{name}: video metrics", unit="frame", leave=False)):
             ts = int(round(times[i] * 1000))
-            faces = tr_in.track(img, ts).faces
-            if not faces:
-                outs.append(img)
-                masks.append(np.zeros(img.shape[:2], bool))
-                tr_out.track(img, ts)
+            out_faces = tr_out.track(fr.image, ts).faces
+            face = next((f for f in fr.faces if f.face_id in fr.targets), None)
+            if face is None:
+                masks.append(np.zeros(fr.image.shape[:2], bool))
                 continue
-            face = max(faces, key=lambda f: f.area)
-            own[i] = est.estimate(face)
-            frame = Frame(image=img, index=i, faces=[face])
-            tgt[i] = target_of(frame, own[i])
-            e = edit_face(gen, img, face, own[i], tgt[i], cfg.edit)
-            outs.append(e.image)
-            masks.append(M.face_mask(face.landmarks, img.shape))
-            region = M.paste_region(np.linalg.inv(np.vstack([e.crop_from_frame, [0, 0, 1]]))[:2],
-                                    e.size, img.shape)
+            own[i], tgt[i] = fr.meta["own_aus"][face.face_id], fr.targets[face.face_id]
+            masks.append(M.face_mask(face.landmarks, fr.image.shape))
+            region = M.paste_region(invert_affine(crop_from_frame(face.landmarks, align)), align.size,
+                                    fr.image.shape)
             try:
-                seams.append(M.seam_energy(e.image, region, reference=img)["excess"])
+                seams.append(M.seam_energy(fr.image, region, reference=frames[i])["excess"])
             except ValueError:
                 pass
-            match = [f for f in tr_out.track(e.image, ts).faces if _box_iou(f.bbox, face.bbox) > 0.3]
+            match = [f for f in out_faces if _box_iou(f.bbox, face.bbox) > 0.3]
             found.append(bool(match))
             if match:
                 got[i] = est.estimate(match[0])
                 if ident.fd is not None and i % acd_every == 0:
-                    acds.append(_acd(ident, img, e.image, face, match[0]))
+                    acds.append(_acd(ident, frames[i], fr.image, face, match[0]))
+    outs = [fr.image for fr in edited]
     ok = ~np.isnan(got).any(1) & ~np.isnan(tgt).any(1)
     res = {"file": str(cfg.video), "frames": n, "frames_with_face": int((~np.isnan(own).any(1)).sum()),
            "targets": cfg.video_targets or (presets[0].name if presets else None),
