@@ -55,6 +55,7 @@ def machine() -> dict:
             "gpu": gpu, "python": platform.python_version(), "torch": torch.__version__,
             # Other work on the machine skews every figure: record how busy it was.
             "loadavg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "libraries": _versions()}
 
 

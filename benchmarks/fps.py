@@ -29,6 +29,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+# Idle OpenMP threads sleep instead of spinning: on a small machine torch's pool otherwise fights
+# the tracker, decoder and encoder threads for the cores (a 5x slowdown measured, docs/speed.md).
+# It must be set before torch loads; an explicit OMP_WAIT_POLICY=active in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
@@ -52,6 +56,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--clip", type=Path, default=CLIP)
     p.add_argument("--threads", type=int, default=bl.default_threads(), help="CPU threads for backends")
     p.add_argument("--peak-threads", type=int, default=2)
+    p.add_argument("--peak-n", type=int, default=2048, help="matrix side of the peak matmul")
     p.add_argument("--live-threads", type=int, default=1, help="torch threads in the live run")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--configs", default="paper,light", help="generator configs (networks.GENERATOR_CONFIGS)")
@@ -88,7 +93,7 @@ def generator_section(args, peak: float) -> list[dict]:
                     r = bl.time_generator(cfg_name, cfg_name, gcfg, name, batch, args.threads, peak,
                                           precision=prec, device=args.device, cache_dir=cache,
                                           runs=3 if args.quick else 5,
-                                          min_time=0.3 if args.quick else 1.5)
+                                          min_time=0.1 if args.quick else 1.5)
                     row = asdict(r)
                     rows.append(row)
                     print(f"  {cfg_name:6s} {name:12s} {prec:5s} b{batch:<2d} "
@@ -104,7 +109,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     m = bl.machine()
     print(f"machine: {bl.describe_machine(m)}")
-    peak = bl.matmul_peak(args.peak_threads)
+    peak = bl.matmul_peak(args.peak_threads, n=args.peak_n)
     print(f"matmul peak ({peak['threads']} threads, {peak['n']}^2 fp32): "
           f"{peak['gflops_best']:.0f} GFLOP/s best, {peak['gflops_median']:.0f} median")
     out: dict = {"machine": m, "peak": peak, "args": {k: str(v) for k, v in vars(args).items()},

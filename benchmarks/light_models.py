@@ -19,6 +19,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+# Idle OpenMP threads sleep instead of spinning: on a small machine torch's pool otherwise fights
+# the tracker, decoder and encoder threads for the cores (a 5x slowdown measured, docs/speed.md).
+# It must be set before torch loads; an explicit OMP_WAIT_POLICY=active in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
