@@ -30,10 +30,14 @@ from reenact.tracking.types import Face
 @dataclass(frozen=True)
 class EstimatorConfig:
     """calibration: a calibration JSON (None = the packaged one); use_depth: normalise 3-D pose
-    with MediaPipe's depth when the face has it (False: 2-D roll and scale only)."""
+    with MediaPipe's depth when the face has it (False: 2-D roll and scale only); floor_softness:
+    the lower clamp at 0 is a softplus of this width (0 = a hard clip), so faces below the
+    population neutral still read in order (a faint smile just above a flat mouth) instead of
+    all reading exactly 0; a score of 0 becomes 0.07 at the default 0.1."""
 
     calibration: str | None = None
     use_depth: bool = True
+    floor_softness: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,13 @@ class AUEstimator:
         for i, terms in enumerate(self._rows):
             for t in terms:
                 out[i] += t.scale * (t.value(feats, shapes) - t.neutral)
-        return np.clip(out, AU_MIN, AU_MAX).astype(np.float32)
+        return np.clip(self._floor(out), AU_MIN, AU_MAX).astype(np.float32)
+
+    def _floor(self, x: np.ndarray) -> np.ndarray:
+        w = self.cfg.floor_softness
+        if w <= 0:
+            return x
+        return w * np.logaddexp(0.0, x / w)  # softplus: smooth, increasing, > 0
 
 
 _DEFAULT: dict[str, AUEstimator] = {}
