@@ -31,6 +31,7 @@ from reenact.webrtc.tracks import LatestFrameTrack
 
 log = logging.getLogger(__name__)
 
+# process(frame) -> frame, or an object with .process(frame) (and optionally .close(), e.g. an Engine).
 Processor = Callable[[Frame], Frame]
 
 
@@ -66,7 +67,8 @@ class Session:
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self, remote_track, process: Processor) -> None:
         """Begin reading the camera track and processing it (call once the answer is set)."""
-        self.process = process
+        self.process = process  # kept for close(); an Engine-like object or a plain callable
+        self._run = getattr(process, "process", process)
         self._worker = threading.Thread(target=self._work, name=f"reenact-session-{self.id}", daemon=True)
         self._worker.start()
         self._tasks = [asyncio.ensure_future(self._read(remote_track)),
@@ -130,7 +132,7 @@ class Session:
                           index=index, capture_time=arrival)
             t0 = time.perf_counter()
             try:
-                out = self.process(frame)
+                out = self._run(frame)
             except Exception as err:
                 log.exception("session %s: processing failed", self.id)
                 self._loop.call_soon_threadsafe(self._spawn_close, f"processing failed: {err!r}")
