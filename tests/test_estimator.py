@@ -165,3 +165,20 @@ def test_pyfeat_backend_says_what_to_install():
     with pytest.raises(BackendUnavailable) as e:
         PyFeatEstimator()
     assert "pip install reenact[feat]" in str(e.value) and "CUDA" in str(e.value)
+
+
+def test_soft_floor_keeps_faint_differences_in_order():
+    """Two mouths below the population neutral: a hard clip reads both 0, the soft floor keeps
+    the less drooping one higher (and both stay >= 0)."""
+    t = template3d()
+    base_lm, depth = t[:, :2] * 100 + 300, t[:, 2] * 100
+    faces = []
+    for drop in (1.0, 3.0):                       # lip corners lowered by 1 and 3 pixels
+        lm = base_lm.copy()
+        lm[[61, 291], 1] += drop
+        faces.append(Face(0, lm, depth, np.zeros(52, np.float32)))
+    hard = AUEstimator(EstimatorConfig(floor_softness=0.0))
+    soft = AUEstimator()
+    assert hard.estimate(faces[0])[I12] == 0.0 and hard.estimate(faces[1])[I12] == 0.0
+    a, b = soft.estimate(faces[0])[I12], soft.estimate(faces[1])[I12]
+    assert a > b >= 0.0
