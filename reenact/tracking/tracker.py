@@ -38,7 +38,10 @@ class TrackerConfig:
     the next; lost_patience: frames a lost face is searched for (and keeps its id) before it is
     reported as left; redetect: search for a lost face in a region around its last box;
     verify_new: confirm a face MediaPipe reports for the first time by detecting it again in a
-    region around it (drops one-frame false positives on cartoons and textures);
+    region around it (drops one-frame false positives on cartoons and textures); rescan_every:
+    video/live modes: every N frames also search the frame tile by tile (as image mode does) for
+    faces too small for MediaPipe's video graph; they are then followed by re-detection (0: off;
+    costs one landmarker call per such face per frame);
     multiscale: image mode finds faces with tiles as well (None: full-image pass only);
     fps: frame rate assumed for smoothing when ``track`` gets no timestamp; model_path: another
     MediaPipe bundle."""
@@ -54,6 +57,7 @@ class TrackerConfig:
     lost_patience: int = 5
     redetect: bool = True
     verify_new: bool = True
+    rescan_every: int = 0
     multiscale: MultiScaleConfig | None = MultiScaleConfig()
     fps: float = 30.0
     model_path: str | None = None
@@ -97,6 +101,8 @@ class FaceTracker:
         self.cfg = cfg
         self._lm = FaceLandmarker(cfg.landmarker())
         self._roi_lm: FaceLandmarker | None = None  # image-mode landmarker for re-detection
+        if cfg.mode != "image" and (cfg.redetect or cfg.verify_new):
+            self._roi_landmarker()  # made now, so the first new face causes no hitch mid-stream
         self._tracks: list[_Track] = []
         self._next_id = 0
         self._frame = 0
@@ -157,10 +163,13 @@ class FaceTracker:
     def _update(self, rgb: np.ndarray | None, raw: list[RawFace], ts: int) -> TrackResult:
         raw = _largest(merge_duplicates(_largest(raw, len(raw)), 0.7), self.cfg.max_faces)
         matches, unmatched = self._match(raw)
-        if rgb is not None and self.cfg.verify_new:
-            unmatched = [f for f in unmatched if self._confirmed(rgb, f)]
-        if rgb is not None and self.cfg.redetect:
-            matches.update(self._redetect(rgb, [f for f in matches.values()] + unmatched))
+        if rgb is not None:
+            if self.cfg.verify_new:
+                unmatched = [f for f in unmatched if self._confirmed(rgb, f)]
+            if self.cfg.redetect:
+                matches.update(self._redetect(rgb, list(matches.values()) + unmatched))
+            if self.cfg.rescan_every and (self._frame - 1) % self.cfg.rescan_every == 0:
+                unmatched += self._rescan(rgb, list(matches.values()) + unmatched)
         entered, left, faces = [], [], []
         t = ts / 1000.0
         for tr in list(self._tracks):
@@ -225,6 +234,19 @@ class FaceTracker:
             found[tr.face_id] = best
             seen = seen + [best]
         return found
+
+    def _rescan(self, rgb: np.ndarray, seen: list[RawFace]) -> list[RawFace]:
+        """Faces the multi-scale still detector finds that no track covers (small faces MediaPipe's
+        video graph never picks up; re-detection keeps them afterwards)."""
+        room = self.cfg.max_faces - len(seen)
+        if room <= 0:
+            return []
+        found = detect_all_faces(self._roi_landmarker(), rgb, self.cfg.multiscale or MultiScaleConfig())
+        new = [f for f in found
+               if all(box_overlap(box(f.landmarks), box(s.landmarks))[1] <= 0.5 for s in seen)
+               and all(box_overlap(box(f.landmarks), box(tr.raw.landmarks))[0] < self.cfg.match_iou
+                       for tr in self._tracks)]
+        return _largest(new, room)
 
     def _confirmed(self, rgb: np.ndarray, face: RawFace) -> bool:
         """Whether an image-mode detection in a region twice the face's box finds it again."""
