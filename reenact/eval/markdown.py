@@ -57,6 +57,22 @@ def _rows(models: list[dict]) -> list[tuple[str, list[str]]]:
     return rows
 
 
+def _sweep_tables(models: list[dict]) -> list[str]:
+    """Per model and swept face: the AU estimated on the output at each requested level."""
+    lines = []
+    for m in models:
+        for face, per_au in (m.get("sweeps") or {}).items():
+            levels = next(iter(per_au.values()))["requested"]
+            lines += ["", f"AU sweep, `{m['name']}`, face {face}: AU estimated on the output at each "
+                      "requested level (own value in brackets)", "",
+                      "| AU | " + " | ".join(_fmt(v, 2) for v in levels) + " |",
+                      "| --- |" + " --- |" * len(levels)]
+            for au, r in per_au.items():
+                lines.append(f"| {au} ({_fmt(r.get('own'), 2)}) | "
+                             + " | ".join(_fmt(v, 2) for v in r["estimated"]) + " |")
+    return lines
+
+
 def render_markdown(report: dict) -> str:
     models = report["models"]
     inp = report["inputs"]
@@ -81,6 +97,7 @@ def render_markdown(report: dict) -> str:
         lines.append(f"Measured on these pairs: same person {_fmt(sp['mean'])} "
                      f"(min {_fmt(sp['min'])}, max {_fmt(sp['max'])}, n={sp['count']}); "
                      f"different people {_fmt(dp.get('mean'))} (n={dp.get('count', 0)}).")
+    lines += _sweep_tables(models)
     warnings = [(m["name"], p, b["warning"]) for m in models
                 for p, b in m.get("presets", {}).items() if b.get("warning")]
     if warnings:

@@ -309,16 +309,18 @@ class ModelEvaluator:
         for s in subjects[:self.cfg.sweep_faces]:
             grid, response = [], {}
             for au in tqdm(self.cfg.sweep_aus, desc=f"{self.name}: sweep {s.name}", leave=False):
-                row, est = [], []
+                row, est, att = [], [], []
                 for level in self.cfg.sweep_levels:
                     target = s.src.aus.copy()
                     target[au_index(au)] = level
                     e = edit_face(self.gen, s.image, s.src.face, s.src.aus, target, self.cfg.edit)
                     row.append(e.crop_out)
+                    att.append(float(e.attention[self.crop_hull].mean()))
                     found = self.analyser.matching(e.image, s.src.face)
                     est.append(float(found.aus[au_index(au)]) if found is not None else None)
                 grid.append(row)
-                response[au] = {"requested": list(self.cfg.sweep_levels), "estimated": est}
+                response[au] = {"requested": list(self.cfg.sweep_levels), "estimated": est,
+                                "own": float(s.src.aus[au_index(au)]), "attention_mean_in_face": att}
             res[s.name] = response
             img = plots.labelled_grid(grid, [f"{v:g}" for v in self.cfg.sweep_levels],
                                       list(self.cfg.sweep_aus), tile=112)
