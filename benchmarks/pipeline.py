@@ -284,6 +284,105 @@ def _describe(gen) -> str:
 
 
 # ------------------------------------------------------------------------------------------
+# Through the engine (reenact.engine): its own threads for decode/encode, its stage timings
+# ------------------------------------------------------------------------------------------
+ENGINE_STAGES = {"decode": "decode", "track": "track", "au": "aus", "crop": "crop",
+                 "generator": "generator", "blend": "paste", "encode": "encode"}
+
+
+def cut_clip(clip: Path, frames: int, tmp: Path) -> Path:
+    """The first ``frames`` frames of ``clip`` as their own file (near-lossless x264), so the
+    engine's file mode runs on exactly the frames the other runs see."""
+    out = tmp / f"clip-{frames}.mp4"
+    if out.is_file():
+        return out
+    enc = None
+    for img, _, _ in _decoded(clip, frames):
+        if enc is None:
+            enc = _Encoder(out, img.shape[1], img.shape[0], 24)
+            enc.stream.options = {"crf": "10", "preset": "ultrafast"}
+        enc.write(img)
+    enc.close()
+    return out
+
+
+def run_engine_file(name: str, generator, clip: Path, frames: int, tmp: Path, *, batch: int = 4,
+                    threads: int = 1) -> dict:
+    """reenact.engine.video.edit_video on the cut clip: end-to-end fps and the engine's stage times."""
+    from reenact.aus.sources import open_au_source
+    from reenact.engine.pipeline import EngineConfig
+    from reenact.engine.video import edit_video
+
+    torch.set_num_threads(threads)
+    cut = cut_clip(clip, frames, tmp)
+    src = open_au_source("smile")
+    stats = edit_video(cut, tmp / "engine-out.mp4", generator, src,
+                       engine_cfg=EngineConfig(batch=batch), progress=False, log=lambda _m: None)
+    d = stats.as_dict()
+    ms = d["ms_per_frame"]
+    stage_ms = {ours: ms.get(theirs, float("nan")) for ours, theirs in ENGINE_STAGES.items()}
+    return {"name": name, "mode": "file (engine)", "frames": d["frames"], "faces": d["face_frames"],
+            "batch": batch, "threads": threads, "generator": _describe(generator),
+            "stage_ms": stage_ms, "sum_stage_ms": sum(stage_ms.values()), "wall_s": d["wall_s"],
+            "fps": d["frames"] / d["wall_s"], "engine_stats": d}
+
+
+def run_engine_live(name: str, generator, clip: Path, frames: int, *, threads: int = 1,
+                    rate: float = 24000 / 1001) -> dict:
+    """Engine.process on frames a camera thread delivers at ``rate`` (newest only), each stamped
+    with capture_time; latency = processed - capture_time."""
+    from fractions import Fraction
+
+    from reenact.aus.sources import open_au_source
+    from reenact.engine.pipeline import Engine, EngineConfig
+    from reenact.frame import Frame
+
+    torch.set_num_threads(threads)
+    imgs = [(img, ts) for img, ts, _ in _decoded(clip, frames)]
+    slot: dict = {}
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def camera():
+        t0 = time.perf_counter()
+        for i, (img, ts) in enumerate(imgs):
+            wait = t0 + i / rate - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            f = Frame(image=img.copy(), pts=ts, time_base=Fraction(1, 1000), index=i,
+                      capture_time=time.perf_counter())
+            with lock:
+                slot["frame"] = f
+        done.set()
+
+    lat = []
+    cfg = EngineConfig(batch=1, lookahead=False)
+    with Engine(generator, TrackerConfig(mode="video", fps=rate), open_au_source("smile"), None, cfg) as eng:
+        cam = threading.Thread(target=camera, daemon=True)
+        cam.start()
+        last = -1
+        while True:
+            with lock:
+                f = slot.get("frame")
+            if f is None or f.index == last:
+                if done.is_set():
+                    break
+                time.sleep(0.001)
+                continue
+            last = f.index
+            eng.process(f)
+            lat.append(time.perf_counter() - f.capture_time)
+        cam.join()
+    lat_ms = sorted(1e3 * x for x in lat)
+    return {"name": name, "mode": "live (engine)", "frames_delivered": len(imgs),
+            "frames_processed": len(lat), "dropped": len(imgs) - len(lat), "rate": rate,
+            "latency_ms_median": statistics.median(lat_ms) if lat_ms else None,
+            "latency_ms_p95": lat_ms[int(0.95 * (len(lat_ms) - 1))] if lat_ms else None,
+            "latency_ms_max": lat_ms[-1] if lat_ms else None,
+            "output_fps": len(lat) / (len(imgs) / rate)}
+
+
+# ------------------------------------------------------------------------------------------
 # The section fps.py runs
 # ------------------------------------------------------------------------------------------
 def run(args, out: dict) -> dict:
@@ -296,44 +395,68 @@ def run(args, out: dict) -> dict:
     frames, clip, threads = args.frames, args.clip, args.threads
     tmp = Path(tempfile.mkdtemp(prefix="reenact-fps-"))
     video = TrackerConfig(mode="video")
-    runs = []
+    runs, live = [], []
+    try:
+        import reenact.engine.video  # noqa: F401
+        engine = True
+    except ImportError as e:
+        print(f"  (engine not importable: {e}; serial runs only)")
+        engine = False
 
-    def file_run(spec):
-        print(f"  file  {spec.name:24s} ...", end="", flush=True)
-        r = run_file(spec, clip, frames, tmp)
-        print(f" {r['fps']:6.1f} fps  " + " ".join(f"{s} {r['stage_ms'][s]:.1f}" for s in STAGES), flush=True)
+    def record(r):
+        print(f" {r['fps']:6.1f} fps  " + " ".join(f"{k} {v:.1f}" for k, v in r["stage_ms"].items()),
+              flush=True)
         runs.append(r)
         return r
+
+    def serial(spec):
+        print(f"  serial {spec.name:34s}", end="", flush=True)
+        return record(run_file(spec, clip, frames, tmp))
+
+    def through_engine(name, gen, batch, th):
+        print(f"  engine {name:34s}", end="", flush=True)
+        return record(run_engine_file(name, gen, clip, frames, tmp, batch=batch, threads=th))
 
     # The default model at 1 thread and at --threads: on a small machine the tracker, decoder
     # and encoder threads compete with torch's intra-op pool (see docs/speed.md).
     for th in sorted({1, threads}):
         default = make_backend("torch", load_generator("rig"), threads=th)
-        file_run(RunSpec(f"default (rig, torch) t{th}", default, video, threads=th))
+        if engine:
+            through_engine(f"default (rig, torch) t{th}", default, 4, th)
+        serial(RunSpec(f"default (rig, torch) t{th}", default, video, threads=th))
     for cfg in [c for c in args.configs.split(",") if c]:
         for batch in (1, 4):
             gen = make_backend("auto", bl.make_gan(cfg), batch=batch, threads=threads)
+            name = f"gan-{cfg} ({gen.name}) b{batch} t{threads}"
             # The compiled backends have their own thread pools; torch (crop/paste) gets one.
-            file_run(RunSpec(f"gan-{cfg} ({gen.name}) b{batch} t{threads}", gen, video, batch=batch,
-                             threads=threads, torch_threads=1 if gen.name != "torch" else None))
-    print("  baseline (paper, eager torch, 1 thread, detection every frame, OpenCV crop/paste) ...")
+            tt = 1 if gen.name != "torch" else threads
+            if engine:
+                through_engine(name, gen, batch, tt)
+            else:
+                serial(RunSpec(name, gen, video, batch=batch, threads=threads, torch_threads=tt))
     base_gen = bl.make_gan("paper")
-    baseline = file_run(RunSpec("baseline (GANimation path)", base_gen,
-                                TrackerConfig(mode="image", smoothing=False, multiscale=None),
-                                threads=1, opencv_io=True))
-    live = []
-    live_threads = getattr(args, "live_threads", 1)
-    default = make_backend("torch", load_generator("rig"), threads=live_threads)
-    for spec in (RunSpec(f"default (rig, torch) t{live_threads}", default, video, threads=live_threads),):
-        print(f"  live  {spec.name:24s} ...", end="", flush=True)
-        r = run_live(spec, clip, frames)
+    baseline = serial(RunSpec("baseline (GANimation path)", base_gen,
+                              TrackerConfig(mode="image", smoothing=False, multiscale=None),
+                              threads=1, opencv_io=True))
+    lt = getattr(args, "live_threads", 1)
+    live_gens = [(f"default (rig, torch) t{lt}", make_backend("torch", load_generator("rig"), threads=lt), lt)]
+    light = [c for c in args.configs.split(",") if c and c != "paper"]
+    if light:
+        g = make_backend("auto", bl.make_gan(light[0]), batch=1, threads=threads)
+        live_gens.append((f"gan-{light[0]} ({g.name}) t{threads}", g, 1 if g.name != "torch" else threads))
+    for name, gen, th in live_gens:
+        print(f"  live   {name:34s}", end="", flush=True)
+        if engine:
+            r = run_engine_live(name, gen, clip, frames, threads=th)
+        else:
+            r = run_live(RunSpec(name, gen, video, threads=th), clip, frames)
         print(f" median {r['latency_ms_median']:.0f} ms, p95 {r['latency_ms_p95']:.0f} ms, "
               f"{r['dropped']} of {r['frames_delivered']} frames dropped", flush=True)
         live.append(r)
     for r in runs:
         r["x_baseline"] = r["fps"] / baseline["fps"]
     return {"file": runs, "live": live, "baseline_fps": baseline["fps"], "clip": str(clip),
-            "frames": frames}
+            "frames": frames, "engine": engine}
 
 
 def report(pl: dict) -> str:
@@ -341,10 +464,10 @@ def report(pl: dict) -> str:
 
     rows = []
     for r in pl["file"]:
-        row = {"name": r["name"], "fps": r["fps"], "x": r["x_baseline"], **r["stage_ms"],
+        row = {"name": r["name"], "mode": r["mode"], "fps": r["fps"], "x": r["x_baseline"], **r["stage_ms"],
                "sum": r["sum_stage_ms"]}
         rows.append(row)
-    cols = [("name", "file mode", "{}")] + [(s, f"{s} ms", "{:.1f}") for s in STAGES] + \
+    cols = [("name", "file mode", "{}"), ("mode", "path", "{}")] + [(s, f"{s} ms", "{:.1f}") for s in STAGES] + \
         [("sum", "sum ms", "{:.1f}"), ("fps", "fps", "{:.1f}"), ("x", "x baseline", "{:.1f}")]
     text = f"file mode, {pl['frames']} frames of {Path(pl['clip']).name} (ms per frame)\n"
     text += bl.table(rows, cols)
