@@ -71,7 +71,8 @@ def frames(path: Path):
 
 
 def presence(data: Path) -> None:
-    for name in ("single_face.mp4", "face_noface.mov", "noface_face.mov", "no_face.mp4"):
+    for name in ("single_face.mp4", "face_noface.mov", "noface_face.mov", "no_face.mp4",
+                 "WolfgangLanger_Pexels.mp4"):
         seen, ids, events = [], set(), []
         t0 = time.perf_counter()
         with FaceTracker(TrackerConfig(mode="video")) as tr:
