@@ -124,7 +124,8 @@ class FaceTracker:
         self.close()
 
     def reset(self) -> None:
-        """Forget every face (a new clip). Ids continue from where they were."""
+        """Forget every face (a new clip) without reporting them as left. Ids continue from where
+        they were."""
         self._tracks = []
 
     # -- tracking ----------------------------------------------------------------------------
@@ -139,6 +140,8 @@ class FaceTracker:
         if self.cfg.mode == "video":
             return self._update(rgb, self._lm.detect(rgb, ts), ts)
         self._pending[ts] = rgb
+        if len(self._pending) > 16:  # results lag far behind: forget the oldest frame
+            self._pending.pop(next(iter(self._pending)))
         self._lm.submit(rgb, ts)
         latest = self._lm.latest()
         if latest is None or latest[1] == self._last_live_ts:
@@ -147,7 +150,7 @@ class FaceTracker:
         raw, self._last_live_ts = latest
         # Verification and re-detection must look at the frame the result belongs to.
         frame = self._pending.get(latest[1])
-        self._pending = {k: v for k, v in list(self._pending.items())[-16:] if k > latest[1]}
+        self._pending = {k: v for k, v in self._pending.items() if k > latest[1]}
         return self._update(frame, raw, latest[1])
 
     def _still(self, rgb: np.ndarray) -> TrackResult:
