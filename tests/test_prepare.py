@@ -102,3 +102,19 @@ def test_cli_prepare(tmp_path, inputs):
     assert isinstance(res.exception, ReenactError) and "not an image or video" in str(res.exception)
     res = runner.invoke(app, ["prepare", str(inputs / "sub" / "blank.png"), "--out", str(tmp_path / "z")])
     assert isinstance(res.exception, ReenactError) and "no face" in str(res.exception)
+
+
+def test_split_by_source_file_and_the_trainer_reads_it(tmp_path, inputs):
+    from reenact.trainer.data import load_index
+
+    out = tmp_path / "ds"
+    # Media in sorted order: broken.jpg, face.jpg, sub/blank.png, sub/clip.mp4 -> the 4th is test.
+    cfg = PrepareConfig(align=AlignConfig(size=64), stride=5, test_every=4)
+    report = prepare_dataset([inputs], out, cfg, progress=False)
+    with open(out / "split.csv", newline="") as fh:
+        split = {r["file"]: r["split"] for r in csv.DictReader(fh)}
+    by_source = {(c.source.split("/")[-1], split[c.file]) for c in report.crops}
+    assert by_source == {("face.jpg", "train"), ("clip.mp4", "test")}
+    train, test = load_index(out, "train", 64), load_index(out, "test", 64)
+    assert len(train.names) == 1 and len(test.names) == 4
+    np.testing.assert_allclose(train.aus[0], report.crops[0].aus, atol=1e-4)

@@ -23,6 +23,8 @@ def prepare_command(
                                   "this many source pixels."),
     tiles: bool = typer.Option(True, "--tiles/--no-tiles", help="Also search stills tile by tile "
                                "for small faces (slower)."),
+    test_every: int = typer.Option(0, help="Put every N-th input file (all its crops) in the test "
+                                   "split (split.csv); 0: no split.csv, everything is training data."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset already in --out."),
 ) -> None:
     """Detect, align and crop every face, estimate its AUs, and write a training dataset."""
@@ -35,10 +37,13 @@ def prepare_command(
         raise ReenactError(f"--margin {margin}: expected a fraction in [0, 2)")
     if stride < 1:
         raise ReenactError(f"--stride {stride}: expected 1 or more")
+    if test_every < 0:
+        raise ReenactError(f"--test-every {test_every}: expected 0 (no test split) or more")
     if max_faces < 1:
         raise ReenactError(f"--max-faces {max_faces}: expected 1 or more")
     cfg = PrepareConfig(align=AlignConfig(size=size, margin=margin), stride=stride,
-                        max_faces=max_faces, min_iod=min_iod, tiles=tiles)
+                        max_faces=max_faces, min_iod=min_iod, tiles=tiles,
+                        test_every=test_every)
     try:
         report = prepare_dataset(inputs, out, cfg, overwrite=overwrite)
     except (FileNotFoundError, FileExistsError, ValueError) as err:

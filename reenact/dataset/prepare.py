@@ -5,6 +5,7 @@ Output layout (what ``reenact train`` reads):
   (``crop_from_frame`` + ``warp_to_crop``: the same crop the engine makes at run time);
 - ``aus.csv``: ``file,AU01_r,...,AU45_r``, file relative to the folder, AUs on the 0-5 scale from
   reenact.aus.estimator;
+- ``split.csv`` (with ``test_every``): ``file,split`` (train/test, by source file);
 - ``manifest.json``: where every crop came from (source file, frame index and time, face id, the
   2x3 ``crop_from_frame`` matrix mapping source-frame pixels to crop pixels), the alignment config
   and template id, the tool version, and the inputs that were skipped and why.
@@ -28,7 +29,7 @@ from reenact.tracking.align import AlignConfig, crop_from_frame, inter_ocular, w
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
-OUTPUTS = ("imgs", "aus.csv", "manifest.json")
+OUTPUTS = ("imgs", "aus.csv", "manifest.json", "split.csv")
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,16 @@ class PrepareConfig:
     max_faces: faces per image or frame; min_iod: faces whose inter-ocular distance in the
     source is below this many pixels are left out (they would be upscaled into blurry crops);
     tiles: also search stills tile by tile for small faces (reenact.tracking.multiscale; about
-    0.2-0.5 s more per image)."""
+    0.2-0.5 s more per image); test_every: if > 0, every test_every-th source file (in input
+    order) goes to the test split, with all its crops (no person split across train and test when
+    each file shows one person), written to split.csv."""
 
     align: AlignConfig = AlignConfig()
     stride: int = 1
     max_faces: int = 8
     min_iod: float = 0.0
     tiles: bool = True
+    test_every: int = 0
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Crop:
     crop_from_frame: list[list[float]]
     iod: float
     aus: list[float]
+    split: str = "train"
 
 
 @dataclass
@@ -137,13 +142,13 @@ class DatasetWriter:
         self.out, self.cfg = out, cfg
 
     def add(self, report: PrepareReport, image: np.ndarray, face, aus: np.ndarray, source: Path,
-            frame: int | None, time: float | None) -> None:
+            frame: int | None, time: float | None, split: str = "train") -> None:
         m = crop_from_frame(face.landmarks, self.cfg.align)
         name = f"imgs/{len(report.crops) + 1:06d}.png"
         _save_png(self.out / name, warp_to_crop(image, m, self.cfg.align.size))
         report.crops.append(Crop(name, str(source), frame, time, int(face.face_id),
                                  np.round(m, 6).tolist(), round(inter_ocular(face.landmarks), 2),
-                                 [round(float(v), 4) for v in aus]))
+                                 [round(float(v), 4) for v in aus], split))
 
     def finish(self, report: PrepareReport) -> None:
         from importlib.metadata import PackageNotFoundError, version
@@ -155,10 +160,14 @@ class DatasetWriter:
         rows = ["file," + ",".join(OPENFACE_COLUMNS)]
         rows += [c.file + "," + ",".join(f"{v:.4f}" for v in c.aus) for c in report.crops]
         _atomic_write_text(self.out / "aus.csv", "\n".join(rows) + "\n")
+        if self.cfg.test_every > 0:
+            split = ["file,split"] + [f"{c.file},{c.split}" for c in report.crops]
+            _atomic_write_text(self.out / "split.csv", "\n".join(split) + "\n")
         manifest = {
             "tool": "reenact prepare", "version": tool_version,
             "align": asdict(self.cfg.align), "stride": self.cfg.stride,
             "max_faces": self.cfg.max_faces, "min_iod": self.cfg.min_iod, "tiles": self.cfg.tiles,
+            "test_every": self.cfg.test_every,
             "au_columns": list(OPENFACE_COLUMNS),
             "conventions": "crop_from_frame maps source-frame pixels (x, y; pixel centres at "
                            "integers) to crop pixels: p_crop = M[:, :2] @ p_frame + M[:, 2]",
@@ -185,10 +194,11 @@ def prepare_dataset(inputs: list[Path], out: Path, cfg: PrepareConfig = PrepareC
     report = PrepareReport(ignored=ignored, sources=len(media))
     estimator = AUEstimator()
     bar = tqdm(media, desc="prepare", unit="file", disable=not progress)
-    for path in bar:
+    for k, path in enumerate(bar):
         before = len(report.crops)
+        split = "test" if cfg.test_every > 0 and k % cfg.test_every == cfg.test_every - 1 else "train"
         try:
-            reason = _prepare_one(path, cfg, writer, estimator, report)
+            reason = _prepare_one(path, cfg, writer, estimator, report, split)
         except Exception as err:  # a broken file is reported and skipped, never fatal
             kept = len(report.crops) - before
             what = f"partly read ({kept} crops kept)" if kept else "unreadable"
@@ -201,7 +211,7 @@ def prepare_dataset(inputs: list[Path], out: Path, cfg: PrepareConfig = PrepareC
 
 
 def _prepare_one(path: Path, cfg: PrepareConfig, writer: DatasetWriter, estimator,
-                 report: PrepareReport) -> str | None:
+                 report: PrepareReport, split: str) -> str | None:
     """Crops from one file; returns why it gave none (or None when it gave some)."""
     from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
@@ -221,7 +231,7 @@ def _prepare_one(path: Path, cfg: PrepareConfig, writer: DatasetWriter, estimato
                 if inter_ocular(face.landmarks) < cfg.min_iod:
                     small += 1
                     continue
-                writer.add(report, image, face, estimator.estimate(face), path, index, t)
+                writer.add(report, image, face, estimator.estimate(face), path, index, t, split)
     if len(report.crops) > before:
         return None
     if frames == 0:
