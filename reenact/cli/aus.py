@@ -38,10 +38,11 @@ def aus_command(
     try:
         est = AUEstimator(EstimatorConfig(calibration=str(calibration) if calibration else None))
         cfg = ReportConfig(max_faces=max_faces, stride=stride, progress=sys.stderr.isatty())
+        printer = _Printer(as_json)
         for rec in estimate_inputs(input, cfg, est, errors):
             records.append(rec)
             if csv is None:
-                _print(rec, as_json)
+                printer(rec)
     except (AUInputError, ValueError) as e:
         raise ReenactError(str(e)) from None
     if csv is not None:
@@ -52,26 +53,30 @@ def aus_command(
     _summary(records, errors, csv)
 
 
-_HEADER_DONE: list[bool] = []
+class _Printer:
+    """Prints records as JSON lines, or as a table with its header before the first row."""
 
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+        self.header_done = False
 
-def _print(rec: dict, as_json: bool) -> None:
-    from reenact.aus.names import AU_NAMES, OPENFACE_COLUMNS
+    def __call__(self, rec: dict) -> None:
+        from reenact.aus.names import AU_NAMES, OPENFACE_COLUMNS
 
-    if as_json:
-        aus = rec["aus"]
-        out = {**rec, "aus": None if aus is None else
-               {c: round(float(v), 3) for c, v in zip(OPENFACE_COLUMNS, aus)}}
-        print(json.dumps(out))
-        return
-    if not _HEADER_DONE:
-        _HEADER_DONE.append(True)
-        print("input  frame  face  " + " ".join(f"{n[2:]:>4}" for n in AU_NAMES))
-    where = f"{Path(rec['input']).name}  {rec['frame']:>5}"
-    if rec["aus"] is None:
-        print(f"{where}     -  no face")
-    else:
-        print(f"{where}  {rec['face_id']:>4}  " + " ".join(f"{v:4.2f}" for v in rec["aus"]))
+        if self.as_json:
+            aus = rec["aus"]
+            out = {**rec, "aus": None if aus is None else
+                   {c: round(float(v), 3) for c, v in zip(OPENFACE_COLUMNS, aus)}}
+            print(json.dumps(out))
+            return
+        if not self.header_done:
+            self.header_done = True
+            print("input  frame  face  " + " ".join(f"{n[2:]:>4}" for n in AU_NAMES))
+        where = f"{Path(rec['input']).name}  {rec['frame']:>5}"
+        if rec["aus"] is None:
+            print(f"{where}     -  no face")
+        else:
+            print(f"{where}  {rec['face_id']:>4}  " + " ".join(f"{v:4.2f}" for v in rec["aus"]))
 
 
 def _summary(records: list[dict], errors: list[str], csv: Optional[Path]) -> None:
