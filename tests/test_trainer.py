@@ -13,6 +13,15 @@ from reenact.trainer.loop import train
 LOSS_KEYS = ("d/loss", "d/gp", "d/au_mse_real", "g/loss", "g/cycle_l1", "g/attention_mean")
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny models gain nothing from intra-op threads; on a shared machine they only add waiting
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _tiny(**kw) -> TrainConfig:
     return recipe("tiny").with_overrides(**kw)
 
@@ -58,7 +67,11 @@ def test_resume_equals_uninterrupted(data_dir, tmp_path):
     assert first.last_step == 5
     with pytest.raises(Exception, match="--resume"):
         train(data_dir / "crops", tmp_path / "split", cfg, progress=False)
+    with open(tmp_path / "split" / "stats.jsonl", "a") as fh:  # as if killed after step 5's checkpoint
+        fh.write('{"step": 6, "d/loss": 0.0}\n{"step": 7, "d/lo')
     rest = train(data_dir / "crops", tmp_path / "split", cfg, progress=False, resume=True)
+    steps = [json.loads(x)["step"] for x in (tmp_path / "split" / "stats.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 13))
     assert rest.last_step == 12 and [h["step"] for h in rest.history] == list(range(6, 13))
     for a, b in zip(full.history[5:], rest.history):
         for k in LOSS_KEYS + ("lr",):

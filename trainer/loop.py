@@ -136,6 +136,22 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     return TrainConfig.from_dict(json.loads(path.read_text())["train"])
 
 
+def _drop_stats_after(path: Path, step: int) -> None:
+    """On resume: forget stats lines written after the checkpoint (they will be run again)."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                keep.append(line)
+        except (json.JSONDecodeError, KeyError):
+            pass  # a line cut short by the interruption
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text("".join(f"{x}\n" for x in keep))
+    os.replace(tmp, path)
+
+
 def _write_json(path: Path, obj: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(obj, indent=2))
@@ -250,6 +266,8 @@ def train(data_dir: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume
     result = RunResult(run_dir, start)
     bar = tqdm(total=total, initial=start, disable=not progress or rank != 0, desc="train",
                dynamic_ncols=True)
+    if rank == 0 and resume:
+        _drop_stats_after(run_dir / "stats.jsonl", start)
     stats_file = open(run_dir / "stats.jsonl", "a") if rank == 0 else None
     t_last, g_stats = time.perf_counter(), {}
     try:
