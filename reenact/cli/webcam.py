@@ -51,19 +51,22 @@ def webcam_command(
                                        max_side=max_side))
     engine = None
     try:
+        if virtual_cam:
+            _require_pyvirtualcam()  # a missing package is reported before the model loads
+        # The model loads before capture starts, so the camera is not dropping frames meanwhile.
+        live_cfg = LiveEngineConfig(model=model, device=device)
+        engine = engine_processor(controls, load_live_generator(live_cfg), live_cfg)
         with LiveCapture(reader, max_side=max_side) as capture:
-            if virtual_cam:  # before loading the model: a missing device is reported at once
+            if virtual_cam:
                 vcam = _open_vcam(capture, fps)
                 typer.echo(f"virtual camera: {vcam.device} ({vcam.width}x{vcam.height})", err=True)
-            live_cfg = LiveEngineConfig(model=model, device=device)
-            engine = engine_processor(controls, load_live_generator(live_cfg), live_cfg)
             report = run_live(capture, engine.process, LiveConfig(max_frames=frames, duration_s=duration),
                               preview=preview, vcam=vcam, keys=KeyControls(controls, presets))
     except KeyboardInterrupt:
         typer.echo("stopped", err=True)
         return
     finally:
-        for closable in (vcam, preview, engine):
+        for closable in (vcam, preview, engine, reader):  # a reader closes twice harmlessly
             if closable is not None:
                 closable.close()
     typer.echo(str(report))
@@ -83,6 +86,14 @@ def _open_source(spec: str):
         return open_au_source(spec, driver_policy="loop", progress=False)
     except AUInputError as err:
         raise ReenactError(str(err)) from None
+
+
+def _require_pyvirtualcam() -> None:
+    try:
+        import pyvirtualcam  # noqa: F401
+    except ImportError:
+        raise ReenactError("no virtual camera: the pyvirtualcam package is not installed; "
+                           "pip install 'reenact[live]' (or pyvirtualcam)") from None
 
 
 def _open_vcam(capture, fps: float):
