@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -120,11 +121,12 @@ class AUEstimator:
         return w * np.logaddexp(0.0, x / w)  # softplus: smooth, increasing, > 0
 
 
-_DEFAULT: dict[str, AUEstimator] = {}
+@lru_cache(maxsize=1)
+def default_estimator() -> AUEstimator:
+    """The packaged estimator, built once (loading the calibration is not free)."""
+    return AUEstimator()
 
 
 def estimate_aus(face: Face) -> np.ndarray:
     """AUs of one face with the default estimator (0-5 scale, OpenFace order)."""
-    if "default" not in _DEFAULT:  # built once: loading the calibration is not free
-        _DEFAULT["default"] = AUEstimator()
-    return _DEFAULT["default"].estimate(face)
+    return default_estimator().estimate(face)
