@@ -201,3 +201,43 @@ def test_webcam_without_virtual_camera_names_it():
 def test_webcam_unknown_preset_is_a_clear_error():
     result = _invoke(["webcam", "--aus", "no_such_preset_xyz", "--camera", str(CLIP), "--no-preview"])
     assert isinstance(result.exception, ReenactError) and "no_such_preset_xyz" in str(result.exception)
+
+
+class _ScriptedPreview:
+    """Stands in for the OpenCV window: records what it is shown, answers with scripted keys."""
+
+    def __init__(self, keys: list[int]):
+        self.keys, self.shown = list(keys), []
+
+    def show(self, image):
+        self.shown.append(image)
+        return self.keys.pop(0) if self.keys else -1
+
+
+def test_preview_keys_reach_the_controls_and_quit_the_loop():
+    src = MutableAUSource(_Fixed(1.0), "a", strength=1.0)
+    keys = KeyControls(src, [("a", _Fixed(1.0)), ("b", _Fixed(2.0))])
+    preview = _ScriptedPreview([ord("2"), ord("-"), ord("q")])
+    with LiveCapture(open_reader(CaptureConfig(camera=str(CLIP)))) as capture:
+        report = run_live(capture, lambda f: f, LiveConfig(), preview=preview, keys=keys)
+    assert report.processed == 3 and len(preview.shown) == 3
+    assert src.state().source_name == "b" and src.state().strength == pytest.approx(0.9)
+    # The overlay (fps/latency line) is drawn on the frame shown, not on the processed frame.
+    assert preview.shown[0].shape == (180, 320, 3)
+    assert not np.array_equal(preview.shown[0][:40, :200], preview.shown[0][:40, :200].mean())
+
+
+def test_overlay_and_mask_view_draw_only_where_expected():
+    from reenact.live.preview import draw_masks, draw_overlay
+
+    image = np.full((120, 160, 3), 100, np.uint8)
+    out = draw_overlay(image, ["12.0 fps   latency 80 ms"])
+    assert np.array_equal(image, np.full((120, 160, 3), 100, np.uint8))  # input untouched
+    assert (out[:30] != 100).any() and (out[60:] == 100).all()
+    mask = np.zeros((120, 160), np.float32)
+    mask[40:80, 60:100] = 1.0
+    tinted = draw_masks(image, {"mask": mask}, [])
+    assert tinted[60, 80, 0] > 100 and tinted[60, 80, 1] < 100 and (tinted[:30] == 100).all()
+    face = Face(face_id=0, landmarks=np.tile(np.array([[20.0, 20.0]], np.float32), (478, 1)))
+    dots = draw_masks(image, {}, [face])  # no mask from the engine: the landmarks instead
+    assert (dots[19:22, 19:22] != 100).any() and (dots[60:] == 100).all()
