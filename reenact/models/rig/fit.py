@@ -22,6 +22,7 @@ import numpy as np
 
 from reenact.aus.names import AU_NAMES, NUM_AUS, au_index
 from reenact.models.rig.data import CollectConfig, collect, heldout_london_ids
+from reenact.models.rig import regions as R
 from reenact.models.rig.model import BLINK, RigModel
 from reenact.models.rig.priors import prior_fields
 from reenact.tracking.align import AlignConfig, crop_from_frame, inter_ocular, template_points, transform_points
@@ -87,12 +88,21 @@ def build_pairs(s: dict, aus: np.ndarray, pts: np.ndarray, cfg: FitConfig,
 
 
 def mirror_index(template: np.ndarray) -> np.ndarray:
-    """For each point, the index of its left-right mirror on the template (nearest neighbour)."""
+    """For each point, the index of its left-right mirror. Nearest neighbour of the flipped
+    template, except on the lip and lid curves: there the closed mouth and eyes put upper and
+    lower points on top of each other, so the curves are mirrored by their order instead."""
     mid = template[[1, 4, 5, 6, 168, 152]].mean(0)[0]
     flipped = template.copy()
     flipped[:, 0] = 2 * mid - flipped[:, 0]
     d = ((flipped[:, None] - template[None]) ** 2).sum(-1)
-    return d.argmin(1)
+    mirror = d.argmin(1)
+    pairs = [(c, c) for c in (R.LIP_OUTER_UPPER, R.LIP_OUTER_LOWER, R.LIP_INNER_UPPER, R.LIP_INNER_LOWER)]
+    pairs += [(R.EYE_L_UPPER, R.EYE_R_UPPER), (R.EYE_L_LOWER, R.EYE_R_LOWER)]
+    for a, b in pairs:
+        for i, p in enumerate(a):
+            q = b[len(b) - 1 - i]
+            mirror[p], mirror[q] = q, p
+    return mirror
 
 
 def solve(da, dx, w, prior, region, cfg: FitConfig) -> np.ndarray:

@@ -14,8 +14,11 @@ import torch
 from reenact.aus.names import NUM_AUS
 from reenact.models.protocol import GeneratorOutput
 from reenact.models.rig.model import RigModel, _iod
+from reenact.models.rig.regions import LIP_INNER_LOWER, LIP_INNER_UPPER
+
+INNER_LIPS = LIP_INNER_UPPER + LIP_INNER_LOWER
 from reenact.models.rig.mouth import MouthConfig, fill_weight, paint_mouth
-from reenact.models.rig.warp import apply_flow, backward_flow, motion_mask
+from reenact.models.rig.warp import apply_flow, backward_flow, motion_mask, upsample_flow
 from reenact.tracking.align import AlignConfig
 
 
@@ -23,7 +26,8 @@ from reenact.tracking.align import AlignConfig
 class RigConfig:
     """size/margin: the crop the rig works on; full_at_px: flow (crop px) at which the mask is 1;
     mask_blur: softness of the mask edge (px); amplitude: global gain on the AU change;
-    min_delta: AU changes below this are treated as no change (keeps A exactly 1)."""
+    min_delta: AU changes below this are treated as no change (keeps A exactly 1);
+    flow_step: the piecewise-affine map is evaluated every flow_step pixels and upsampled."""
 
     size: int = 256
     margin: float = 0.2
@@ -33,6 +37,7 @@ class RigConfig:
     min_delta: float = 1e-3
     mouth: MouthConfig = MouthConfig()
     mouth_fill: bool = True
+    flow_step: int = 2
 
 
 class RigGenerator:
@@ -63,18 +68,72 @@ class RigGenerator:
         delta[np.abs(delta) < self.cfg.min_delta] = 0.0
         src = landmarks.detach().float().cpu().numpy()
         dst = self.model.displace(src, delta, s, self.cfg.margin)
-        flow_np = np.stack([backward_flow(src[i], dst[i], s) for i in range(n)])
-        flow = torch.from_numpy(flow_np).to(crops.device, crops.dtype)
-        color = apply_flow(crops, flow)
+        step = self.cfg.flow_step
+        lattice = np.stack([backward_flow(src[i], dst[i], s, step) for i in range(n)])
+        box = self._moving_box(lattice, s, step)
+        if box is None:                       # nothing moves: the input, exactly
+            return GeneratorOutput(color=crops.clone(), attention=torch.ones_like(crops[:, :1]))
+        x0, y0, x1, y1 = box
+        # Only the box around the motion is computed; outside it C = input and A = 1.
+        full = upsample_flow(torch.from_numpy(lattice).to(crops.device, crops.dtype), s, step)
+        flow = full[:, y0:y1, x0:x1]
+        sub = apply_flow(crops, flow, offset=(x0, y0))
         moving = motion_mask(flow, self.cfg.full_at_px, self.cfg.mask_blur)
-        if self.cfg.mouth_fill and bool((flow_np != 0).any()):
-            w = fill_weight(src, dst, flow)
-            if bool((w > 1e-3).any()):
-                painted = paint_mouth(crops, dst, _iod(dst.astype(np.float64)), self.cfg.mouth)
-                color = color * (1.0 - w) + painted * w
-                moving = torch.maximum(moving, w)
-        attention = 1.0 - moving
+        opens = _mouth_opens(src, dst)
+        if self.cfg.mouth_fill and opens.any():
+            sub, moving = self._fill_mouth(crops, src, dst, full, sub, moving, (x0, y0), opens)
+        color = crops.clone()
+        color[:, :, y0:y1, x0:x1] = sub
+        attention = torch.ones_like(crops[:, :1])
+        attention[:, :, y0:y1, x0:x1] = 1.0 - moving
         return GeneratorOutput(color=color.clamp(-1.0, 1.0), attention=attention)
+
+    def _fill_mouth(self, crops, src, dst, full, sub, moving, origin, opens):
+        """Paint the mouth's inside where the lips part beyond the input, within the box around
+        the displaced inner lips (``sub``/``moving`` cover the motion box at ``origin``)."""
+        s = crops.shape[-1]
+        lips = dst[:, list(INNER_LIPS)]
+        mx0, my0 = np.clip(np.floor(lips.min((0, 1))).astype(int) - 3, 0, s - 1)
+        mx1, my1 = np.clip(np.ceil(lips.max((0, 1))).astype(int) + 4, 1, s)
+        mx0, my0 = max(mx0, origin[0]), max(my0, origin[1])
+        mx1 = min(mx1, origin[0] + sub.shape[-1])
+        my1 = min(my1, origin[1] + sub.shape[-2])
+        if mx1 <= mx0 or my1 <= my0:
+            return sub, moving
+        off = np.array([mx0, my0], np.float32)
+        w = fill_weight(src - off, dst - off, full[:, my0:my1, mx0:mx1], crops, (mx0, my0))
+        w = w * torch.from_numpy(opens).to(w.device, w.dtype).view(-1, 1, 1, 1)
+        painted = paint_mouth(crops, dst, (mx0, my0, mx1, my1), _iod(dst.astype(np.float64)),
+                              self.cfg.mouth)
+        ys = slice(my0 - origin[1], my1 - origin[1])
+        xs = slice(mx0 - origin[0], mx1 - origin[0])
+        sub = sub.clone()
+        moving = moving.clone()
+        sub[:, :, ys, xs] = sub[:, :, ys, xs] * (1.0 - w) + painted * w
+        moving[:, :, ys, xs] = torch.maximum(moving[:, :, ys, xs], w)
+        return sub, moving
+
+    def _moving_box(self, lattice: np.ndarray, size: int, step: int) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1), exclusive ends: the pixels any face's flow moves, grown by the
+        upsampling, the mask's dilation and blur so the mask is exactly 0 outside; None if
+        nothing moves."""
+        ys, xs = np.nonzero(np.abs(lattice).max(axis=(0, 3)) > 0)
+        if len(xs) == 0:
+            return None
+        xs, ys = xs * step, ys * step
+        grow = int(np.ceil(4 * self.cfg.mask_blur)) + 2 + step
+        # Even origin: the mask's half-resolution pass then sees the same pixel pairs whatever
+        # the batch (a face edited alone or beside others gives the same result).
+        return (max((int(xs.min()) - grow) // 2 * 2, 0), max((int(ys.min()) - grow) // 2 * 2, 0),
+                min(int(xs.max()) + grow + 1, size), min(int(ys.max()) + grow + 1, size))
+
+
+def _mouth_opens(src: np.ndarray, dst: np.ndarray, min_px: float = 0.5) -> np.ndarray:
+    """Per face (bool (N,)): whether its inner-lip gap grows by more than ``min_px`` somewhere."""
+    up, lo = list(LIP_INNER_UPPER[2:-2]), list(LIP_INNER_LOWER[2:-2])
+    gap_src = src[:, lo, 1] - src[:, up, 1]
+    gap_dst = dst[:, lo, 1] - dst[:, up, 1]
+    return (gap_dst - gap_src > min_px).any(axis=1)
 
 
 def _check(crops, aus, landmarks, source_aus) -> tuple[int, int]:

@@ -55,7 +55,7 @@ class RigModel:
         delta = np.asarray(delta_aus, np.float64)
         disp = np.einsum("na,apk->npk", delta, self.weights) * self.scale_for(size, margin)
         out = pts + disp + self._blink(pts, delta[:, BLINK])
-        return self._no_crossing(out).astype(np.float32)
+        return self._no_crossing(pts, out).astype(np.float32)
 
     def _blink(self, pts: np.ndarray, d45: np.ndarray) -> np.ndarray:
         """Close (d45 > 0) or open (d45 < 0) each lid by a fraction of this face's own aperture."""
@@ -76,14 +76,16 @@ class RigModel:
             disp[:, crease] += 0.3 * mean_up
         return disp
 
-    def _no_crossing(self, pts: np.ndarray) -> np.ndarray:
-        """Lips and lids may meet but never pass through each other (a large negative edit)."""
+    def _no_crossing(self, src: np.ndarray, pts: np.ndarray) -> np.ndarray:
+        """Lips and lids may meet but an edit never pushes them through each other (a large
+        negative edit); a source whose points already overlap (noise) is left as it was."""
         for pairs in (self._lips, self._pairs):
             up, lo = pairs[:, 0], pairs[:, 1]
-            crossed = pts[:, lo, 1] < pts[:, up, 1]
-            mid = 0.5 * (pts[:, lo, 1] + pts[:, up, 1])
-            pts[:, up, 1] = np.where(crossed, mid, pts[:, up, 1])
-            pts[:, lo, 1] = np.where(crossed, mid, pts[:, lo, 1])
+            floor = np.minimum(src[:, lo, 1] - src[:, up, 1], 0.0)
+            short = floor - (pts[:, lo, 1] - pts[:, up, 1])          # > 0 where crossed too far
+            fix = np.maximum(short, 0.0) / 2.0
+            pts[:, up, 1] -= fix
+            pts[:, lo, 1] += fix
         return pts
 
     # -- storage ---------------------------------------------------------------------------

@@ -35,14 +35,14 @@ class MouthConfig:
     interior_shade: float = 0.28       # interior colour = lip colour * this
 
 
-def polygon_masks(points: np.ndarray, size: int, erode_px: int = 0) -> np.ndarray:
-    """Masks of the inner-mouth polygon, float32 (N, 1, size, size) in [0, 1]: anti-aliased, or
+def polygon_masks(points: np.ndarray, hw: tuple[int, int], erode_px: int = 0) -> np.ndarray:
+    """Masks of the inner-mouth polygon, float32 (N, 1, h, w) in [0, 1]: anti-aliased, or
     (erode_px > 0) hard and shrunk by that many pixels, so a closed mouth's zero-area polygon
     (the lip seam) is empty rather than a one-pixel line."""
-    out = np.zeros((len(points), 1, size, size), np.float32)
+    out = np.zeros((len(points), 1) + tuple(hw), np.float32)
     kernel = np.ones((2 * erode_px + 1, 2 * erode_px + 1), np.uint8) if erode_px else None
     for i, pts in enumerate(points):
-        m = np.zeros((size, size), np.uint8)
+        m = np.zeros(tuple(hw), np.uint8)
         poly = np.round(pts[_POLY] * 16.0).astype(np.int32)
         cv2.fillPoly(m, [poly], 255, lineType=cv2.LINE_8 if erode_px else cv2.LINE_AA, shift=4)
         if kernel is not None:
@@ -51,13 +51,17 @@ def polygon_masks(points: np.ndarray, size: int, erode_px: int = 0) -> np.ndarra
     return out
 
 
-def fill_weight(src_pts: np.ndarray, dst_pts: np.ndarray, flow: torch.Tensor) -> torch.Tensor:
+def fill_weight(src_pts: np.ndarray, dst_pts: np.ndarray, flow: torch.Tensor, crops: torch.Tensor,
+                offset: tuple[int, int]) -> torch.Tensor:
     """Where to paint: inside the output's mouth opening, except where the warp already brings the
-    input's own mouth interior. (N, 1, S, S) in [0, 1]."""
-    size = flow.shape[1]
-    dst_in = torch.from_numpy(polygon_masks(dst_pts, size)).to(flow.device, flow.dtype)
-    src_in = torch.from_numpy(polygon_masks(src_pts, size, erode_px=1)).to(flow.device, flow.dtype)
-    return (dst_in * (1.0 - apply_flow(src_in, flow))).clamp(0.0, 1.0)
+    input's own mouth interior. Points are relative to the box (top-left ``offset`` in the crop)
+    that ``flow`` (N, h, w, 2) covers. Returns (N, 1, h, w) in [0, 1]."""
+    h, w = flow.shape[1:3]
+    size = crops.shape[-1]
+    dst_in = torch.from_numpy(polygon_masks(dst_pts, (h, w))).to(flow.device, flow.dtype)
+    src_full = polygon_masks(src_pts + offset, (size, size), erode_px=1)
+    src_in = torch.from_numpy(src_full).to(flow.device, flow.dtype)
+    return (dst_in * (1.0 - apply_flow(src_in, flow, offset))).clamp(0.0, 1.0)
 
 
 def _sample(crops01: torch.Tensor, pts: np.ndarray, idx: np.ndarray) -> torch.Tensor:
@@ -70,14 +74,16 @@ def _sample(crops01: torch.Tensor, pts: np.ndarray, idx: np.ndarray) -> torch.Te
     return crops01[b, :, ys, xs].mean(1)
 
 
-def paint_mouth(crops: torch.Tensor, dst_pts: np.ndarray, iod: np.ndarray,
-                cfg: MouthConfig) -> torch.Tensor:
-    """The painted mouth for every pixel of the crop (used only where fill_weight > 0).
+def paint_mouth(crops: torch.Tensor, dst_pts: np.ndarray, box: tuple[int, int, int, int],
+                iod: np.ndarray, cfg: MouthConfig) -> torch.Tensor:
+    """The painted mouth for every pixel of ``box`` (used only where fill_weight > 0).
 
-    crops: (N, 3, S, S) in [-1, 1]; dst_pts: (N, 478, 2) displaced landmarks; iod: (N,) crop px.
-    Returns (N, 3, S, S) in [-1, 1].
+    crops: (N, 3, S, S) in [-1, 1] (colours are sampled from the whole crop); dst_pts: (N, 478, 2)
+    displaced landmarks, crop px; box: (x0, y0, x1, y1) exclusive ends; iod: (N,) px.
+    Returns (N, 3, y1 - y0, x1 - x0) in [-1, 1].
     """
-    n, _, s, _ = crops.shape
+    x0, y0, x1, y1 = box
+    n, h, w = crops.shape[0], y1 - y0, x1 - x0
     dev, dt = crops.device, crops.dtype
     c01 = (crops + 1.0) * 0.5
     lip = _sample(c01, dst_pts, _LIP_SAMPLES)                               # (N, 3)
@@ -85,18 +91,18 @@ def paint_mouth(crops: torch.Tensor, dst_pts: np.ndarray, iod: np.ndarray,
     interior = lip * cfg.interior_shade
     tooth = skin.max(1, keepdim=True).values * cfg.teeth_shade * torch.tensor(
         [1.0, 0.97, 0.90], device=dev, dtype=dt)
-    x = torch.arange(s, device=dev, dtype=dt)
-    y = x.view(1, s, 1)
+    y = torch.arange(h, device=dev, dtype=dt).view(1, h, 1)
+    cols = np.arange(w)
     up_y, lo_y, taper = [], [], []
-    for pts in dst_pts:                                                     # per-column lip curves
+    for pts in dst_pts - np.array([x0, y0], np.float32):                    # per-column lip curves
         u, lo = pts[_UPPER], pts[_LOWER]
-        up_y.append(np.interp(np.arange(s), u[:, 0], u[:, 1]))
-        lo_y.append(np.interp(np.arange(s), lo[:, 0], lo[:, 1]))
+        up_y.append(np.interp(cols, u[:, 0], u[:, 1]))
+        lo_y.append(np.interp(cols, lo[:, 0], lo[:, 1]))
         cx, half = 0.5 * (u[0, 0] + u[-1, 0]), max(0.5 * abs(u[-1, 0] - u[0, 0]), 1.0)
-        taper.append(np.clip(1.0 - ((np.arange(s) - cx) / half) ** 2, 0.0, 1.0))
-    up_t = torch.tensor(np.stack(up_y), device=dev, dtype=dt).view(n, 1, s)
-    lo_t = torch.tensor(np.stack(lo_y), device=dev, dtype=dt).view(n, 1, s)
-    tp = torch.tensor(np.stack(taper), device=dev, dtype=dt).view(n, 1, s)
+        taper.append(np.clip(1.0 - ((cols - cx) / half) ** 2, 0.0, 1.0))
+    up_t = torch.tensor(np.stack(up_y), device=dev, dtype=dt).view(n, 1, w)
+    lo_t = torch.tensor(np.stack(lo_y), device=dev, dtype=dt).view(n, 1, w)
+    tp = torch.tensor(np.stack(taper), device=dev, dtype=dt).view(n, 1, w)
     gap = (lo_t - up_t).clamp(min=1e-3)
     teeth_h = torch.minimum(cfg.teeth_fraction * gap,
                             torch.as_tensor(cfg.teeth_height_iod * iod, device=dev, dtype=dt).view(n, 1, 1))

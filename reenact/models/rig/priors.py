@@ -14,6 +14,7 @@ import numpy as np
 
 from reenact.aus.names import AU_NAMES, NUM_AUS
 from reenact.models.rig import regions as R
+from reenact.tracking.align import STABLE_POINTS
 
 # (points, (outward, down) displacement at AU = 5, IOD units). Listed zero handles pin a region.
 Handle = tuple[tuple[int, ...], tuple[float, float]]
@@ -96,15 +97,37 @@ def handle_field(template: np.ndarray, handles: list[Handle], iod: float) -> tup
     return field, is_handle
 
 
+# AUs allowed to move the nose (everything else leaves it alone: in smiles the nose and upper lip
+# move together, and a regression would otherwise hand nose motion to AU12 or AU25).
+NOSE_AUS = ("AU09", "AU10")
+
+
+def protected_points(template: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarray]:
+    """(stable, nose) bool (478,) masks: the alignment's stable points (no AU moves them: they
+    define the crop) and the nose from the eye line down to the subnasale."""
+    stable = np.zeros(len(template), bool)
+    stable[list(STABLE_POINTS)] = True
+    mid = template[[1, 4, 5, 6, 168, 152]].mean(0)[0]
+    eye_y = template[[33, 133, 362, 263], 1].mean()
+    nose = ((np.abs(template[:, 0] - mid) < 0.32 * iod) & (template[:, 1] > eye_y)
+            & (template[:, 1] <= template[2, 1] + 0.5))
+    return stable, nose
+
+
 def prior_fields(template: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarray]:
     """Per AU unit (1 on the 0-5 scale): prior displacement (17, 478, 2) and region mask (17, 478)
-    (points an AU may move in the fit: within REGION_IOD of its handles)."""
+    (points an AU may move in the fit: within REGION_IOD of its handles, never a stable point,
+    the nose only for NOSE_AUS)."""
     fields = np.zeros((NUM_AUS, len(template), 2))
     region = np.zeros((NUM_AUS, len(template)), bool)
+    stable, nose = protected_points(template, iod)
     for a, name in enumerate(AU_NAMES):
         field, is_handle = handle_field(template, HANDLES[name], iod)
+        frozen = stable | (nose if name not in NOSE_AUS else np.zeros_like(nose))
+        frozen &= ~is_handle
+        field[frozen] = 0.0
         fields[a] = field / 5.0
         if is_handle.any():
             d = np.sqrt(((template[:, None] - template[None, is_handle]) ** 2).sum(-1)).min(1)
-            region[a] = d <= REGION_IOD * iod
+            region[a] = (d <= REGION_IOD * iod) & ~frozen
     return fields, region

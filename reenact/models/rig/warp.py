@@ -30,12 +30,22 @@ def border_anchors(size: int) -> np.ndarray:
     return np.concatenate([top, bottom, left, right])
 
 
-def backward_flow(src: np.ndarray, dst: np.ndarray, size: int, eps: float = 1e-3) -> np.ndarray:
-    """Dense backward flow of one face: float32 (size, size, 2), with input = output pixel + flow.
+def lattice_size(size: int, step: int) -> int:
+    """Points per side of the lattice {0, step, 2 step, ...} that covers pixels 0..size-1."""
+    return -(-(size - 1) // step) + 1
+
+
+def backward_flow(src: np.ndarray, dst: np.ndarray, size: int, step: int = 1,
+                  eps: float = 1e-3) -> np.ndarray:
+    """Backward flow of one face on the lattice of crop pixels (k * step): float32 (L, L, 2) with
+    L = lattice_size(size, step), and input position = output pixel + flow. ``step`` > 1 computes
+    the piecewise-affine map on a coarser lattice (the flow is continuous and piecewise linear, so
+    bilinear upsampling of it, ``upsample_flow``, is close to exact: cheaper by step^2).
 
     src, dst: (478, 2) landmarks before and after the edit, crop px. Zero where nothing moves.
     """
-    flow = np.zeros((size, size, 2), np.float32)
+    n_lat = lattice_size(size, step)
+    flow = np.zeros((n_lat, n_lat, 2), np.float32)
     src = np.asarray(src, np.float64)[:MESH_POINTS]
     dst = np.asarray(dst, np.float64)[:MESH_POINTS]
     moving = np.linalg.norm(dst - src, axis=1) > eps
@@ -48,14 +58,28 @@ def backward_flow(src: np.ndarray, dst: np.ndarray, size: int, eps: float = 1e-3
     # Only triangles with a moving corner map non-identically; the rest keep flow 0.
     active = (moving[np.minimum(simplices, MESH_POINTS - 1)] & (simplices < MESH_POINTS)).any(1)
     simplices = simplices[active]
-    dst_from_src = _triangle_affines(pd[simplices], ps[simplices])        # (T, 2, 3) src_from_dst
-    ids = _rasterise_ids(pd[simplices], size)
+    # src_from_dst - identity, per triangle, as float32 coefficient rows: flow = c0 x + c1 y + c2.
+    coef = (_triangle_affines(pd[simplices], ps[simplices])
+            - np.array([[1.0, 0, 0], [0, 1.0, 0]])).astype(np.float32)
+    ids = _rasterise_ids(pd[simplices] / step, n_lat)
     ys, xs = np.nonzero(ids >= 0)
-    m = dst_from_src[ids[ys, xs]]
-    px = np.stack([xs, ys], 1).astype(np.float64)
-    src_pos = np.einsum("nij,nj->ni", m[:, :, :2], px) + m[:, :, 2]
-    flow[ys, xs] = src_pos - px
+    t = ids[ys, xs]
+    px = (xs * step).astype(np.float32)
+    py = (ys * step).astype(np.float32)
+    for k in range(2):
+        flow[ys, xs, k] = coef[t, k, 0] * px + coef[t, k, 1] * py + coef[t, k, 2]
     return flow
+
+
+def upsample_flow(lattice: torch.Tensor, size: int, step: int) -> torch.Tensor:
+    """(N, L, L, C) values on the lattice k * step -> (N, size, size, C) at every pixel (bilinear;
+    exact on the lattice, zero where the lattice is zero around)."""
+    if step == 1:
+        return lattice
+    full = (lattice.shape[1] - 1) * step + 1
+    up = F.interpolate(lattice.permute(0, 3, 1, 2), size=(full, full), mode="bilinear",
+                       align_corners=True)
+    return up[:, :, :size, :size].permute(0, 2, 3, 1).contiguous()
 
 
 def _triangle_affines(tri_dst: np.ndarray, tri_src: np.ndarray) -> np.ndarray:
@@ -81,20 +105,24 @@ def _rasterise_ids(tri_dst: np.ndarray, size: int) -> np.ndarray:
     return ids
 
 
-def sampling_grid(flow: torch.Tensor) -> torch.Tensor:
-    """(N, S, S, 2) backward flow in crop px -> grid_sample's normalised grid (align_corners=False)."""
+def sampling_grid(flow: torch.Tensor, image_hw: tuple[int, int],
+                  offset: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """Backward flow (N, h, w, 2) in crop px over a box whose top-left pixel is ``offset`` (x, y)
+    of an image of ``image_hw`` -> grid_sample's normalised grid (align_corners=False)."""
     n, h, w, _ = flow.shape
-    ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
-                            torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
-    x = (xs + flow[..., 0] + 0.5) / w * 2.0 - 1.0
-    y = (ys + flow[..., 1] + 0.5) / h * 2.0 - 1.0
+    ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype) + offset[1],
+                            torch.arange(w, device=flow.device, dtype=flow.dtype) + offset[0],
+                            indexing="ij")
+    x = (xs + flow[..., 0] + 0.5) / image_hw[1] * 2.0 - 1.0
+    y = (ys + flow[..., 1] + 0.5) / image_hw[0] * 2.0 - 1.0
     return torch.stack([x, y], -1)
 
 
-def apply_flow(images: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Sample (N, C, S, S) images at pixel + flow (bilinear, border replicated)."""
-    return F.grid_sample(images, sampling_grid(flow), mode="bilinear", padding_mode="border",
-                         align_corners=False)
+def apply_flow(images: torch.Tensor, flow: torch.Tensor, offset: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """Sample (N, C, H, W) images at pixel + flow (bilinear, border replicated) for the pixels of
+    the box the flow covers (top-left ``offset``); returns (N, C, h, w)."""
+    grid = sampling_grid(flow, (images.shape[2], images.shape[3]), offset)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -109,10 +137,14 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def motion_mask(flow: torch.Tensor, full_at_px: float, blur_sigma: float) -> torch.Tensor:
-    """Soft mask of where the warp moves pixels: (N, 1, S, S) in [0, 1], exactly 0 far from any
-    motion. 1 once the flow reaches ``full_at_px``; dilated and blurred so the edge is soft."""
+    """Soft mask of where the warp moves pixels: (N, 1, h, w) in [0, 1], exactly 0 far from any
+    motion. 1 once the flow reaches ``full_at_px``, then dilated and blurred by ``blur_sigma`` px
+    so its edge is soft. The dilation and blur run at half resolution (the mask is smooth)."""
     mag = flow.norm(dim=-1).unsqueeze(1)
     m = (mag / full_at_px).clamp(0.0, 1.0)
-    r = max(1, int(round(blur_sigma)))
-    m = F.max_pool2d(m, 2 * r + 1, stride=1, padding=r)
-    return gaussian_blur(m, blur_sigma).clamp(0.0, 1.0)
+    h, w = m.shape[-2:]
+    small = F.max_pool2d(m, 2, stride=2, ceil_mode=True)
+    small = F.max_pool2d(small, 3, stride=1, padding=1)
+    small = gaussian_blur(small, max(blur_sigma / 2.0, 0.5))
+    up = F.interpolate(small, scale_factor=2, mode="bilinear", align_corners=False)[..., :h, :w]
+    return up.clamp(0.0, 1.0)

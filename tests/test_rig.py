@@ -1,0 +1,175 @@
+"""The AU rig generator: exact zero edit, where the warp moves pixels, attention, batching,
+the shipped rig's smile, blink and mouth behaviour."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from reenact.aus.names import NUM_AUS, au_index
+from reenact.models.rig import regions as R
+from reenact.models.rig.generator import RigConfig, RigGenerator
+from reenact.models.rig.model import RigModel
+from reenact.models.rig.warp import backward_flow
+from reenact.tracking.align import AlignConfig, template_points
+
+SIZE = 128
+
+
+def _template(size: int = SIZE) -> np.ndarray:
+    return template_points(AlignConfig(size=size, margin=0.2)).astype(np.float32)
+
+
+def _landmarks(rng, n: int = 1, size: int = SIZE) -> torch.Tensor:
+    pts = _template(size)[None] + rng.normal(0.0, 0.3, (n, 478, 2)).astype(np.float32)
+    return torch.from_numpy(pts)
+
+
+def _crops(rng, n: int = 1, size: int = SIZE) -> torch.Tensor:
+    return torch.from_numpy(rng.uniform(-1, 1, (n, 3, size, size)).astype(np.float32))
+
+
+def _aus(**values) -> torch.Tensor:
+    a = torch.zeros(1, NUM_AUS)
+    for k, v in values.items():
+        a[0, au_index(k)] = v
+    return a
+
+
+@pytest.fixture(scope="module")
+def rig() -> RigModel:
+    return RigModel.load()
+
+
+def test_zero_edit_returns_input_exactly(rig, rng, device):
+    gen = RigGenerator(rig, RigConfig(size=SIZE))
+    crops = _crops(rng, 2).to(device)
+    src = torch.from_numpy(rng.uniform(0, 3, (2, NUM_AUS)).astype(np.float32)).to(device)
+    out = gen(crops, src.clone(), landmarks=_landmarks(rng, 2).to(device), source_aus=src)
+    assert torch.all(out.attention == 1.0)
+    assert torch.equal(out.blend(crops), crops)
+
+
+def test_missing_inputs_are_clear_errors(rig, rng):
+    gen = RigGenerator(rig, RigConfig(size=SIZE))
+    with pytest.raises(ValueError, match="source_aus"):
+        gen(_crops(rng), _aus(AU12=3), landmarks=_landmarks(rng))
+    with pytest.raises(ValueError, match="landmarks"):
+        gen(_crops(rng), _aus(AU12=3), source_aus=_aus())
+    with pytest.raises(ValueError, match="aus must be"):
+        gen(_crops(rng), torch.zeros(1, 5), landmarks=_landmarks(rng), source_aus=_aus())
+
+
+def _one_point_rig(point: int, shift: tuple[float, float], radius: float = 0.0) -> RigModel:
+    """A rig whose AU12 moves one landmark, and every point within ``radius`` px of it on the
+    template, rigidly by ``shift`` reference px per AU unit."""
+    t = _template()
+    near = np.hypot(*(t - t[point]).T) <= radius
+    near[point] = True
+    w = np.zeros((NUM_AUS, 478, 2), np.float32)
+    w[au_index("AU12"), near] = shift
+    return RigModel(w, ref_size=SIZE, ref_margin=0.2)
+
+
+@pytest.mark.parametrize("step", [1, 2])
+def test_dot_lands_on_the_displaced_landmark(rng, step):
+    point = 61
+    size = SIZE
+    model = _one_point_rig(point, (1.0, -1.5), radius=10.0)   # AU12 = 4 -> (+4, -6) px
+    gen = RigGenerator(model, RigConfig(size=size, flow_step=step, mouth_fill=False))
+    lms = torch.from_numpy(_template(size)[None])
+    src_xy = np.round(lms[0, point].numpy()).astype(int)
+    lms[0, point] = torch.from_numpy(src_xy.astype(np.float32))   # the dot sits on the landmark
+    yy, xx = np.mgrid[0:size, 0:size]
+    dot = np.exp(-((xx - src_xy[0]) ** 2 + (yy - src_xy[1]) ** 2) / (2 * 1.0 ** 2))
+    crops = torch.from_numpy(np.repeat(dot[None, None], 3, 1).astype(np.float32)) * 2 - 1
+    out = gen(crops, _aus(AU12=4), landmarks=lms, source_aus=_aus())
+    img = (out.blend(crops)[0, 0].numpy() + 1) / 2
+    peak = np.array(np.unravel_index(np.argmax(img), img.shape)[::-1])   # (x, y)
+    expected = src_xy + np.array([4, -6])
+    assert np.abs(peak - expected).max() <= 1, (peak, expected)
+    assert img[expected[1], expected[0]] > 0.9                           # the dot's centre is there
+
+
+def test_attention_in_range_and_one_far_from_motion(rng):
+    model = _one_point_rig(61, (0.0, -1.0))
+    gen = RigGenerator(model, RigConfig(size=SIZE, mouth_fill=False))
+    lms = _landmarks(rng)
+    out = gen(_crops(rng), _aus(AU12=3), landmarks=lms, source_aus=_aus())
+    a = out.attention[0, 0].numpy()
+    assert a.min() >= 0.0 and a.max() <= 1.0
+    assert a.min() < 0.5                                  # something did move
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    p = lms[0, 61].numpy()
+    far = np.hypot(xx - p[0], yy - p[1]) > 40
+    assert np.all(a[far] == 1.0)
+
+
+def test_batch_of_two_equals_two_singles(rig, rng, device):
+    gen = RigGenerator(rig, RigConfig(size=SIZE))
+    crops = _crops(rng, 2).to(device)
+    lms = _landmarks(rng, 2).to(device)
+    src = torch.zeros(2, NUM_AUS, device=device)
+    tgt = torch.cat([_aus(AU12=3, AU06=2), _aus(AU25=2, AU26=3)]).to(device)
+    both = gen(crops, tgt, landmarks=lms, source_aus=src)
+    for i in range(2):
+        one = gen(crops[i:i + 1], tgt[i:i + 1], landmarks=lms[i:i + 1], source_aus=src[i:i + 1])
+        assert torch.allclose(one.color, both.color[i:i + 1], atol=1e-5)
+        assert torch.allclose(one.attention, both.attention[i:i + 1], atol=1e-5)
+
+
+def test_shipped_smile_moves_mouth_corners_up_and_out(rig):
+    t = _template(256)[None].astype(np.float64)
+    delta = np.zeros((1, NUM_AUS))
+    delta[0, au_index("AU12")] = 3.0
+    moved = rig.displace(t, delta, 256, 0.2)[0] - t[0]
+    left, right = R.MOUTH_CORNERS
+    assert moved[left, 1] < -2.0 and moved[right, 1] < -2.0          # up (y grows downward)
+    assert moved[left, 0] < -0.5 and moved[right, 0] > 0.5           # out
+    assert np.abs(moved[list(R.BROW_L_UPPER)]).max() < 0.5           # brows stay
+
+
+def test_blink_closes_the_lids_by_the_face_own_aperture(rig):
+    t = _template(256)[None].astype(np.float64)
+    delta = np.zeros((1, NUM_AUS))
+    delta[0, au_index("AU45")] = 5.0
+    moved = rig.displace(t, delta, 256, 0.2)[0]
+    up, lo = np.array(R.eye_lid_pairs()).T
+    before = t[0, lo, 1] - t[0, up, 1]
+    after = moved[lo, 1] - moved[up, 1]
+    assert np.all(after >= 0) and np.all(after < 0.15 * before)
+
+
+def test_negative_edit_never_crosses_the_lips(rig):
+    t = _template(256)[None].astype(np.float64)
+    delta = np.zeros((1, NUM_AUS))
+    delta[0, au_index("AU26")] = -5.0                                 # close a closed mouth
+    moved = rig.displace(t, delta, 256, 0.2)[0]
+    assert np.all(moved[list(R.LIP_INNER_LOWER), 1] >= moved[list(R.LIP_INNER_UPPER), 1] - 1e-6)
+
+
+def test_opening_mouth_is_painted_not_stretched(rig, rng):
+    gen = RigGenerator(rig, RigConfig(size=256))
+    lms = torch.from_numpy(_template(256)[None])
+    crops = torch.full((1, 3, 256, 256), 0.6)                           # bright, flat skin
+    out = gen(crops, _aus(AU25=3, AU26=4), landmarks=lms, source_aus=_aus())
+    res = out.blend(crops)[0].numpy()
+    up = lms[0, 13].numpy()
+    lo = rig.displace(lms.numpy().astype(np.float64), (_aus(AU25=3, AU26=4)).numpy(), 256, 0.2)[0, 14]
+    x = int(round(up[0]))
+    column = res[:, int(up[1]) + 1:int(lo[1]) - 1, x].mean(0)
+    assert column.min() < 0.0                                          # a dark interior appears
+    assert res[:, 20, 20].tolist() == [pytest.approx(0.6)] * 3          # far away: untouched
+
+
+def test_rig_file_round_trip(rig, tmp_path):
+    path = tmp_path / "rig.npz"
+    rig.save(path)
+    again = RigModel.load(path)
+    assert np.allclose(again.weights, rig.weights, atol=1e-2)
+    assert again.ref_size == rig.ref_size and again.meta["data_supported"] == rig.meta["data_supported"]
+
+
+def test_backward_flow_is_zero_without_motion():
+    t = _template()
+    assert not backward_flow(t, t, SIZE).any()
