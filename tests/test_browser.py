@@ -163,7 +163,7 @@ def chromium(y4m: Path, profile: Path):
                 f"--use-file-for-fake-video-capture={y4m}", "--allow-loopback-in-peer-connection",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run", "--no-default-browser-check", f"--user-data-dir={profile}",
-                "--window-size=1280,900", "--autoplay-policy=no-user-gesture-required"):
+                "--window-size=1280,1050", "--autoplay-policy=no-user-gesture-required"):
         opts.add_argument(arg)
     return webdriver.Chrome(options=opts, service=Service(executable_path=CHROMEDRIVER))
 
@@ -249,15 +249,24 @@ def test_page_streams_reenacted_video_and_sliders_apply(tmp_path):
             assert state == 3
             time.sleep(1.5)  # a few frames for the new targets (fade-in is frame-based)
             after = diffs(driver, frames, masks, 8)
-            start = time.monotonic()
-            time.sleep(5)
+            first = driver.execute_script("return window.probe.remote.length")
+            time.sleep(6)  # the measured window: steady streaming with the sliders set
             probe = driver.execute_script("return window.probe")
+            probe["remote"] = probe["remote"][first:]
             stats_line = driver.find_element("id", "stats").text
             server_stats = server.sessions()
             artifacts = os.environ.get("REENACT_BROWSER_ARTIFACTS")
             if artifacts:
                 Path(artifacts).mkdir(parents=True, exist_ok=True)
                 driver.save_screenshot(str(Path(artifacts) / "serve_page.png"))
+            # A second visitor while the only session is taken: the page says the server is busy.
+            driver.switch_to.new_window("tab")
+            driver.get(server.url)
+            driver.find_element("id", "start").click()
+            busy = wait_for(lambda: "busy" in driver.find_element("id", "status").text
+                            and driver.find_element("id", "status").text, 30, "the busy message")
+            assert "error" in driver.find_element("id", "status").get_attribute("class")
+            assert len(server.sessions()) == 1
         finally:
             driver.quit()
     face_before, bg_before = np.median(before, axis=0)
@@ -267,7 +276,7 @@ def test_page_streams_reenacted_video_and_sliders_apply(tmp_path):
     assert face_after > 2.5 * bg_after, (before, after)
     assert bg_after < 8.0 and bg_before < 8.0, (before, after)
     lat = np.array([r["latency"] for r in probe["remote"] if r["latency"] is not None]) / 1000.0
-    assert lat.size > 10 and np.median(lat) < 3.0
+    assert lat.size >= 5 and np.median(lat) < 3.0
     received = np.array([r["received"] for r in probe["remote"]]) / 1000.0
     fps = (received.size - 1) / (received[-1] - received[0])
     assert "fps" in stats_line and "latency" in stats_line
@@ -277,5 +286,5 @@ def test_page_streams_reenacted_video_and_sliders_apply(tmp_path):
                            "count": int(lat.size)},
             "fps_received": float(fps), "face_diff_before_after": [float(face_before), float(face_after)],
             "background_diff_before_after": [float(bg_before), float(bg_after)],
-            "page_stats_line": stats_line, "server": server_stats, "stamp_read_errors": probe["errors"]},
+            "page_stats_line": stats_line, "busy_message": busy, "server": server_stats, "stamp_read_errors": probe["errors"]},
             indent=1))
