@@ -160,3 +160,32 @@ def test_export_command_writes_a_checked_onnx(gen, tmp_path):
     assert diff < 1e-4
     bad = CliRunner().invoke(app, ["export", str(ckpt), "--format", "tflite", "-o", str(out)])
     assert bad.exit_code != 0 and "tflite" in str(bad.exception or bad.output)
+
+
+@pytest.mark.parametrize("k,pad,size,bias", [(7, 3, 16, False), (7, 3, 64, True), (3, 1, 8, True),
+                                             (5, 2, 5, False)])
+def test_au_stem_equals_the_conv_over_tiled_maps(k, pad, size, bias):
+    from reenact.runtime.model import AUStem, _border_cases
+
+    torch.manual_seed(k * 100 + size)
+    conv = torch.nn.Conv2d(3 + 17, 6, k, 1, pad, bias=bias)
+    stem = AUStem(conv, 3, size)
+    img = torch.rand(4, 3, size, size) * 2 - 1
+    aus = torch.rand(4, 17)
+    maps = aus[:, :, None, None].expand(4, 17, size, size)
+    with torch.no_grad():
+        ref = conv(torch.cat([img, maps], 1))
+        out = stem(img, aus)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    cases, index = _border_cases(size, k, pad)
+    assert len(cases) == min(2 * pad + 1, size) and len(index) == size
+
+
+def test_fused_graph_costs_fewer_macs_and_matches(gen):
+    from reenact.models.networks import count_cost
+
+    crops, aus = example_inputs(64, batch=1)
+    fused, plain = ExportGraph(gen.net), ExportGraph(gen.net, fuse_stem=False)
+    assert count_cost(fused, crops, aus).macs < count_cost(plain, crops, aus).macs
+    with torch.inference_mode():
+        torch.testing.assert_close(fused(crops, aus), plain(crops, aus), atol=1e-5, rtol=1e-5)

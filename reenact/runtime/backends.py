@@ -5,13 +5,14 @@ All of them are Generators (reenact.models.protocol); see base.py for the shared
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 
 import numpy as np
 import torch
 
 from reenact.runtime.base import Backend, BackendConfig, BackendUnavailable, register
-from reenact.runtime.model import export_graph
+from reenact.runtime.model import export_graph, gan_network
 from reenact.runtime.onnx_export import INPUT_NAMES, OUTPUT_NAMES, cached_onnx
 
 
@@ -41,8 +42,10 @@ def _to_numpy(t: torch.Tensor) -> np.ndarray:
 @register("torch", _torch_probe, aliases=("eager",))
 class TorchBackend(Backend):
     """Eager PyTorch: inference mode, channels-last memory (oneDNN's fast conv layout on CPU, tensor
-    cores on GPU), bf16/fp16 autocast on request. Runs any generator, the AU rig included (the rig
-    is wrapped unchanged: it is geometry, not a network)."""
+    cores on GPU), bf16/fp16 autocast on request. A GAN runs as its export graph (the same layers,
+    the AU stem computed exactly without convolving constant maps: reenact.runtime.model.AUStem);
+    any other generator, the AU rig included, is called unchanged (the rig is geometry, not a
+    network). Like every backend it snapshots the weights when built."""
 
     precisions = ("fp32", "bf16", "fp16")
     devices = ("cpu", "cuda")
@@ -55,13 +58,24 @@ class TorchBackend(Backend):
         if cfg.threads is not None or cfg.device == "cpu":
             torch.set_num_threads(cfg.n_threads)
         self.device = torch.device(cfg.device)
-        if isinstance(generator, torch.nn.Module):
-            generator.to(self.device).eval()
+        # A private copy: moving it to the device or to channels-last must not touch the caller's model.
+        self.graph = (copy.deepcopy(export_graph(generator)).to(self.device)
+                      if gan_network(generator) is not None else None)
+        module = self.graph if self.graph is not None else generator
+        if isinstance(module, torch.nn.Module):
+            module.to(self.device).eval()
             with contextlib.suppress(Exception):  # modules with non-4D params stay as they are
-                generator.to(memory_format=torch.channels_last)
+                module.to(memory_format=torch.channels_last)
         self._dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
 
     def _run(self, crops, aus, landmarks, source_aus):
+        if self.graph is not None:
+            crops = crops.to(self.device).contiguous(memory_format=torch.channels_last)
+            autocast = (torch.autocast(self.device.type, dtype=self._dtype) if self._dtype is not None
+                        else contextlib.nullcontext())
+            with torch.inference_mode(), autocast:
+                color, attention = self.graph(crops, aus.to(self.device))
+            return color.float().contiguous(), attention.float().contiguous()
         crops = crops.to(self.device).contiguous(memory_format=torch.channels_last)
         aus = aus.to(self.device)
         kw = {}
