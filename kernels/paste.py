@@ -21,8 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from reenact.kernels.warp import (_as_batch_matrices, _denormaliser, _normaliser, _to3,
-                                  crop_box_in_frame, invert_affines)
+from reenact.kernels.warp import _as_batch_matrices, crop_box_in_frame, invert_affines
 
 
 def paste_weight(attention: torch.Tensor, strength: float | torch.Tensor = 1.0) -> torch.Tensor:
@@ -39,11 +38,14 @@ def feather_ramp(q: torch.Tensor, size: int, feather: float) -> torch.Tensor:
     0 on and beyond the crop border (x = -0.5 or S - 0.5), rising as a smoothstep to 1 at
     ``feather * size`` pixels inside. Returns (...).
     """
-    lo = q + 0.5
-    hi = (size - 0.5) - q
-    d = torch.minimum(lo.amin(-1), hi.amin(-1))
-    width = max(feather * size, 1e-6)
-    t = (d / width).clamp(0.0, 1.0)
+    return _feather_xy(q[..., 0], q[..., 1], size, feather)
+
+
+def _feather_xy(qx: torch.Tensor, qy: torch.Tensor, size: int, feather: float) -> torch.Tensor:
+    # Distance to the nearest crop border: min over x, y of min(q + 0.5, S - 0.5 - q).
+    c = (size - 1) / 2.0
+    d = c + 0.5 - torch.maximum((qx - c).abs(), (qy - c).abs())
+    t = d.mul_(1.0 / max(feather * size, 1e-6)).clamp_(0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
 
 
@@ -72,22 +74,20 @@ def paste_faces(frame: torch.Tensor, crops: torch.Tensor, crop_from_frame, mask:
 
 def _paste_one(frame, crop, crop_from_frame, mask, box, feather, uint8) -> None:
     x0, y0, x1, y1 = box
-    w, h = x1 - x0 + 1, y1 - y0 + 1
     size = crop.shape[-1]
     dev = frame.device
-    # Frame pixel centres of the region, as crop coordinates (for the feather) ...
-    region_to_crop = _to3(crop_from_frame) @ _denormaliser((x0, y0), (w, h))
-    # ... and as the crop's normalised coordinates (for grid_sample).
-    theta = (_normaliser((0.0, 0.0), (size, size)) @ region_to_crop)[:2]
-    theta_t = torch.as_tensor(theta[None], dtype=torch.float32, device=dev)
-    grid = F.affine_grid(theta_t, [1, 1, h, w], align_corners=False)
+    # Crop coordinates q of the region's pixel centres, built as outer sums (an affine map of a
+    # pixel grid) rather than a batched matmul: this is the hot loop of the paste.
+    a = np.asarray(crop_from_frame, np.float64)
+    xs = torch.arange(x0, x1 + 1, device=dev, dtype=torch.float64)[None, :]
+    ys = torch.arange(y0, y1 + 1, device=dev, dtype=torch.float64)[:, None]
+    qx = (a[0, 0] * xs + a[0, 1] * ys + a[0, 2]).float()
+    qy = (a[1, 0] * xs + a[1, 1] * ys + a[1, 2]).float()
+    # grid_sample's u for crop pixel q (align_corners=False): (2 q + 1) / S - 1.
+    grid = torch.stack([(2.0 * qx + 1.0) / size - 1.0, (2.0 * qy + 1.0) / size - 1.0], -1)[None]
     src = torch.cat([crop, mask], 0)[None].float()
     sampled = F.grid_sample(src, grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
-    ys, xs = torch.meshgrid(torch.arange(y0, y1 + 1, device=dev, dtype=torch.float64),
-                            torch.arange(x0, x1 + 1, device=dev, dtype=torch.float64), indexing="ij")
-    a = torch.as_tensor(crop_from_frame, dtype=torch.float64, device=dev)
-    q = torch.stack([a[0, 0] * xs + a[0, 1] * ys + a[0, 2], a[1, 0] * xs + a[1, 1] * ys + a[1, 2]], -1)
-    weight = feather_ramp(q, size, feather).float() * sampled[3].clamp(0.0, 1.0)
+    weight = _feather_xy(qx, qy, size, feather) * sampled[3].clamp(0.0, 1.0)
     color = sampled[:3]
     if uint8:
         region = frame[y0:y1 + 1, x0:x1 + 1]

@@ -19,7 +19,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from reenact.engine.compose import crop_frame_faces, generator_align, paste_frame_faces, run_generator
+from reenact.engine.compose import (crop_frame_faces, generator_align, paste_frame_faces,
+                                    run_generator, torch_threads)
 from reenact.engine.selection import FaceSelector
 from reenact.engine.stats import EngineStats
 from reenact.frame import Frame
@@ -31,7 +32,8 @@ class EngineConfig:
     an id; batch: faces per generator call; fade_frames: frames over which an edit fades in when a
     face appears and out before it disappears (0: no fades); lookahead: hold frames back so fades
     out are possible (file mode; live mode has no future to look at); feather: paste border ramp
-    as a fraction of the crop; device: torch device for crops, generator and paste."""
+    as a fraction of the crop; device: torch device for crops, generator and paste;
+    kernel_threads: torch threads for crop and paste (None: leave the global setting)."""
 
     strength: float = 1.0
     faces: str = "all"
@@ -40,6 +42,7 @@ class EngineConfig:
     lookahead: bool = True
     feather: float = 0.08
     device: str = "cpu"
+    kernel_threads: int | None = 1
 
 
 def _ramp(n: int, k: int) -> float:
@@ -179,7 +182,7 @@ class Engine:
         """Crop, generate and paste every face of the frames waiting in ``_ready``."""
         frames, self._ready = self._ready, []
         jobs = []  # (frame, tensor image, faces, crops)
-        with self.stats.timed("crop"):
+        with self.stats.timed("crop"), torch_threads(self.cfg.kernel_threads):
             for fr in frames:
                 faces = [f for f in fr.faces if fr.meta["presence"].get(f.face_id, 0.0) > 0]
                 if not faces:
@@ -195,7 +198,7 @@ class Engine:
         with self.stats.timed("generator"):
             out = run_generator(self.generator, crops, targets, sources, lms, self.cfg.batch)
         self.stats.generator_calls += -(-len(crops) // max(1, self.cfg.batch))
-        with self.stats.timed("paste"):
+        with self.stats.timed("paste"), torch_threads(self.cfg.kernel_threads):
             i = 0
             for fr, img, faces, fc in jobs:
                 n = len(faces)
