@@ -37,7 +37,7 @@ class RigConfig:
     min_delta: float = 1e-3
     mouth: MouthConfig = MouthConfig()
     mouth_fill: bool = True
-    flow_step: int = 2
+    flow_step: int = 1
 
 
 class RigGenerator:

@@ -31,7 +31,7 @@ class RigModel:
     weights: np.ndarray
     ref_size: int = 256
     ref_margin: float = 0.2
-    blink_close: float = 0.92
+    blink_close: float = 0.98
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -40,7 +40,8 @@ class RigModel:
             raise ValueError(f"rig weights must have shape ({NUM_AUS}, 478, 2), got {w.shape}")
         self.weights = w
         self._pairs = np.asarray(R.eye_lid_pairs())
-        self._crease = np.asarray(R.LID_CREASE_L[1:-1] + R.LID_CREASE_R[1:-1])
+        self._eyes = [(np.asarray(R.EYE_L_UPPER), np.asarray(R.EYE_L_LOWER), np.asarray(R.LID_CREASE_L[1:-1])),
+                      (np.asarray(R.EYE_R_UPPER), np.asarray(R.EYE_R_LOWER), np.asarray(R.LID_CREASE_R[1:-1]))]
         self._lips = np.stack([R.LIP_INNER_UPPER[1:-1], R.LIP_INNER_LOWER[1:-1]], 1)
 
     def scale_for(self, size: int, margin: float) -> float:
@@ -58,34 +59,46 @@ class RigModel:
         return self._no_crossing(pts, out).astype(np.float32)
 
     def _blink(self, pts: np.ndarray, d45: np.ndarray) -> np.ndarray:
-        """Close (d45 > 0) or open (d45 < 0) each lid by a fraction of this face's own aperture."""
+        """Close (d45 > 0) or open (d45 < 0) each lid by a fraction of this face's own aperture.
+
+        Lids move vertically only (in the upright crop): each upper-lid point travels toward the
+        lower lid's height at its own x, so the closed lid line stays smooth and no point crosses
+        its neighbours (moving it onto its paired point would zigzag)."""
         disp = np.zeros_like(pts)
         frac = np.clip(d45 / 5.0, -1.0, 1.0) * self.blink_close
-        up, lo = self._pairs[:, 0], self._pairs[:, 1]
-        gap = pts[:, lo] - pts[:, up]                              # (N, P, 2) upper -> lower
-        # Opening a closed eye cannot use its (near-zero) aperture: use a typical one instead.
-        typical = np.maximum(np.linalg.norm(gap, axis=-1, keepdims=True), 0.16 * _iod(pts)[:, None, None])
-        gap_open = gap / np.maximum(np.linalg.norm(gap, axis=-1, keepdims=True), 1e-6) * typical
-        g = np.where(frac[:, None, None] >= 0, gap, gap_open)
-        disp[:, up] = 0.88 * frac[:, None, None] * g               # upper lid does most of a blink
-        disp[:, lo] = -0.12 * frac[:, None, None] * g
-        half = len(up) // 2                                        # the crease follows its lid
-        for side in (slice(0, half), slice(half, None)):
-            mean_up = disp[:, up[side]].mean(1, keepdims=True)
-            crease = self._crease[side]
-            disp[:, crease] += 0.3 * mean_up
+        opening = 0.16 * _iod(pts)                      # a typical open aperture, to open closed eyes
+        for upper, lower, crease in self._eyes:
+            for i in range(len(pts)):
+                u, lo = pts[i, upper], pts[i, lower]
+                order = np.argsort(lo[:, 0])
+                lo_y = np.interp(u[1:-1, 0], lo[order, 0], lo[order, 1])
+                gap = lo_y - u[1:-1, 1]
+                if frac[i] < 0:
+                    gap = np.full_like(gap, opening[i]) * (gap / max(gap.max(), 1e-6)) ** 0.5
+                step = 0.9 * frac[i] * gap                  # upper lid does most of a blink
+                disp[i, upper[1:-1], 1] = step
+                disp[i, lower[1:-1], 1] = -0.1 * frac[i] * gap.mean()
+                disp[i, crease, 1] = 0.3 * step.mean()    # the crease follows its lid
         return disp
 
     def _no_crossing(self, src: np.ndarray, pts: np.ndarray) -> np.ndarray:
         """Lips and lids may meet but an edit never pushes them through each other (a large
-        negative edit); a source whose points already overlap (noise) is left as it was."""
-        for pairs in (self._lips, self._pairs):
-            up, lo = pairs[:, 0], pairs[:, 1]
-            floor = np.minimum(src[:, lo, 1] - src[:, up, 1], 0.0)
-            short = floor - (pts[:, lo, 1] - pts[:, up, 1])          # > 0 where crossed too far
-            fix = np.maximum(short, 0.0) / 2.0
-            pts[:, up, 1] -= fix
-            pts[:, lo, 1] += fix
+        negative edit, a blink on top of a lid tightener); a source whose points already overlap
+        (noise) is left as it was. Lids are compared at the same x (their points do not pair up
+        vertically), lips by their paired points."""
+        up, lo = self._lips[:, 0], self._lips[:, 1]
+        floor = np.minimum(src[:, lo, 1] - src[:, up, 1], 0.0)
+        fix = np.maximum(floor - (pts[:, lo, 1] - pts[:, up, 1]), 0.0) / 2.0
+        pts[:, up, 1] -= fix
+        pts[:, lo, 1] += fix
+        for upper, lower, _ in self._eyes:
+            u, lw = upper[1:-1], lower[1:-1]
+            for i in range(len(pts)):
+                order = np.argsort(pts[i, lw, 0])
+                lo_y = np.interp(pts[i, u, 0], pts[i, lw[order], 0], pts[i, lw[order], 1])
+                src_gap = np.interp(src[i, u, 0], np.sort(src[i, lw, 0]),
+                                    src[i, lw[np.argsort(src[i, lw, 0])], 1]) - src[i, u, 1]
+                pts[i, u, 1] = np.minimum(pts[i, u, 1], lo_y - np.minimum(src_gap, 0.0))
         return pts
 
     # -- storage ---------------------------------------------------------------------------

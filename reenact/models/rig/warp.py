@@ -1,9 +1,11 @@
 """Piecewise-affine warp from landmarks to a dense backward flow, and its application with torch.
 
 For each output pixel p the flow gives where in the input crop to sample: the mesh is triangulated
-on the DISPLACED points (a triangulation of the source points folds thin triangles at the lip line
-once the lips part), each triangle maps affinely back onto its source triangle, and points on the
-crop border are fixed so the crop edge never moves.
+halfway between the input and the displaced points (the input's points fold thin triangles at the
+lip line once the lips part; the displaced points of a closed eye put both lids on one line, and
+their triangulation reaches from the brow across the whole eye), each output triangle maps
+affinely back onto its input triangle, and points on the crop border are fixed so the crop edge
+never moves.
 
 Coordinates: (x, y) crop pixels, pixel centres at integers (reenact.tracking.align).
 """
@@ -54,7 +56,10 @@ def backward_flow(src: np.ndarray, dst: np.ndarray, size: int, step: int = 1,
     anchors = border_anchors(size)
     pd = np.concatenate([dst, anchors])
     ps = np.concatenate([src, anchors])
-    simplices = Delaunay(pd).simplices
+    # Triangulate halfway between input and output: an opening mouth is already open there (no
+    # thin seam triangles that fold, as with the input's points) and a closing eye still open
+    # (no triangles from the brow across the two nearly coincident lids, as with the output's).
+    simplices = Delaunay(0.5 * (pd + ps)).simplices
     # Only triangles with a moving corner map non-identically; the rest keep flow 0.
     active = (moving[np.minimum(simplices, MESH_POINTS - 1)] & (simplices < MESH_POINTS)).any(1)
     simplices = simplices[active]
