@@ -45,7 +45,7 @@ async def measure(args) -> dict:
 
     frames = clip_frames(Path(args.clip), args.width)
     factory = (lambda controls: (lambda frame: frame)) if args.model == "none" else \
-        make_factory(args.model, "cpu", None)
+        make_factory(args.model, "cpu", None, args.threads)
     cfg = ServeConfig(port=0, loopback_ice=True, max_sessions=args.sessions)
     app = create_app(cfg, factory, PresetLibrary([]))
     runner = await start_server(app, cfg)
@@ -77,7 +77,7 @@ async def measure(args) -> dict:
             await c.close()
     finally:
         await runner.cleanup()
-    return {"model": args.model, "size": list(frames[0].shape[1::-1]), "camera_fps": args.fps,
+    return {"model": args.model, "torch_threads": args.threads, "size": list(frames[0].shape[1::-1]), "camera_fps": args.fps,
             "sessions": results, "server": server, "load_average": os.getloadavg(), "cpus": os.cpu_count()}
 
 
@@ -91,6 +91,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--preset-au", default="AU12", help="an AU slider set to 4 (so faces are edited)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     report = asyncio.run(asyncio.wait_for(measure(args), args.seconds + args.warmup + 120))

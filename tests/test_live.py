@@ -176,7 +176,7 @@ def _invoke(args):
 
 def test_webcam_command_runs_on_a_file_camera():
     result = _invoke(["webcam", "--aus", "smile", "--aus", "surprise", "--camera", str(CLIP),
-                      "--no-preview", "--model", "identity"])
+                      "--no-preview", "--model", "identity", "--threads", "0"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert "frames processed of 20 captured" in result.output
 

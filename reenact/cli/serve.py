@@ -31,6 +31,9 @@ def serve_command(
     strength: float = typer.Option(1.0, min=0.0, max=1.0, help="Initial strength (0..1)."),
     model: str = typer.Option("rig", help="Generator: rig (default), identity, or a checkpoint."),
     device: str = typer.Option("cpu", help="Torch device."),
+    threads: int = typer.Option(1, help="Torch CPU threads (0: torch's default, one per core). Live "
+                                "processing shares the CPU with tracking, codecs and capture; 1 was "
+                                "3x faster on a 2-core machine (docs/notes/issue-8.md)."),
     cert: Optional[Path] = typer.Option(None, help="TLS certificate (PEM)."),
     key: Optional[Path] = typer.Option(None, help="TLS private key (PEM)."),
     loopback_ice: bool = typer.Option(False, "--loopback-ice", help="Use 127.0.0.1 ICE candidates only "
@@ -52,19 +55,19 @@ def serve_command(
         presets.path(preset)  # a typo fails here, not when a visitor connects
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    factory = make_factory(model, device, source)
+    factory = make_factory(model, device, source, threads)
     try:
         asyncio.run(_serve(cfg, factory, presets, preset, strength))
     except KeyboardInterrupt:
         pass
 
 
-def make_factory(model: str, device: str, source: Path | None):
+def make_factory(model: str, device: str, source: Path | None, threads: int | None = None):
     """The per-session processor factory; the generator (and portrait) are loaded once, shared."""
     from reenact.live.processor import (LiveEngineConfig, PortraitProcessor, engine_processor,
                                         load_live_generator, read_portrait)
 
-    cfg = LiveEngineConfig(model=model, device=device)
+    cfg = LiveEngineConfig(model=model, device=device, torch_threads=threads or None)
     portrait = read_portrait(source) if source is not None else None
     generator = load_live_generator(cfg)
     if portrait is None:

@@ -26,6 +26,9 @@ def webcam_command(
                                     "or to measure)."),
     model: str = typer.Option("rig", help="Generator: rig (default), identity, or a checkpoint."),
     device: str = typer.Option("cpu", help="Torch device."),
+    threads: int = typer.Option(1, help="Torch CPU threads (0: torch's default, one per core). Live "
+                                "processing shares the CPU with tracking, codecs and capture; 1 was "
+                                "3x faster on a 2-core machine (docs/notes/issue-8.md)."),
     max_side: Optional[int] = typer.Option(640, help="Downscale camera frames to this longer side."),
     width: Optional[int] = typer.Option(None, help="Requested camera width (devices)."),
     height: Optional[int] = typer.Option(None, help="Requested camera height (devices)."),
@@ -54,7 +57,7 @@ def webcam_command(
         if virtual_cam:
             _require_pyvirtualcam()  # a missing package is reported before the model loads
         # The model loads before capture starts, so the camera is not dropping frames meanwhile.
-        live_cfg = LiveEngineConfig(model=model, device=device)
+        live_cfg = LiveEngineConfig(model=model, device=device, torch_threads=threads or None)
         engine = engine_processor(controls, load_live_generator(live_cfg), live_cfg)
         with LiveCapture(reader, max_side=max_side) as capture:
             if virtual_cam:

@@ -21,17 +21,25 @@ from reenact.live.controls import MutableAUSource
 class LiveEngineConfig:
     """model: generator spec for reenact.models.load.load_generator ("rig", "identity", a checkpoint);
     device: torch device; max_faces: faces tracked per frame; fade_frames: frames over which an edit
-    fades in when a face appears (live mode has no look-ahead, so no fade-out)."""
+    fades in when a face appears (live mode has no look-ahead, so no fade-out); torch_threads: torch's
+    intra-op threads for this process (None: torch's default, one per core). Live processing already
+    runs beside capture, tracking and codec threads; on a busy CPU fewer torch threads is faster
+    (measured in docs/notes/issue-8.md)."""
 
     model: str = "rig"
     device: str = "cpu"
     max_faces: int = 4
     fade_frames: int = 3
+    torch_threads: int | None = None
 
 
 def load_live_generator(cfg: LiveEngineConfig):
+    import torch
+
     from reenact.models.load import load_generator
 
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)  # process-wide by torch's design
     return load_generator(cfg.model, device=cfg.device)
 
 

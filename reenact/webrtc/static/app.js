@@ -89,7 +89,7 @@ async function updateStats() {
   });
   const server = serverStats.server_latency_ms;
   const parts = [];
-  parts.push(`fps ${fps === null ? "–" : fps.toFixed(1)} (camera ${serverStats.fps_in ?? "–"})`);
+  parts.push(`received ${fps === null ? "–" : fps.toFixed(1)} fps (camera ${serverStats.fps_in ?? "–"} fps)`);
   if (server != null) {
     const total = server + (rtt ?? 0) * 1000 + (jitter ?? 0) * 1000;
     parts.push(`latency ≈ ${total.toFixed(0)} ms (server ${server.toFixed(0)}, network ${rtt === null ? "–" :
