@@ -77,7 +77,12 @@ class RigModel:
                     gap = np.full_like(gap, opening[i]) * (gap / max(gap.max(), 1e-6)) ** 0.5
                 step = 0.9 * frac[i] * gap                  # upper lid does most of a blink
                 disp[i, upper[1:-1], 1] = step
-                disp[i, lower[1:-1], 1] = -0.1 * frac[i] * gap.mean()
+                # The lower lid rises the rest of the way, by its own local gap.
+                o_up = np.argsort(u[:, 0])
+                gap_lo = lo[1:-1, 1] - np.interp(lo[1:-1, 0], u[o_up, 0], u[o_up, 1])
+                if frac[i] < 0:
+                    gap_lo = np.full_like(gap_lo, gap.mean())
+                disp[i, lower[1:-1], 1] = -0.1 * frac[i] * gap_lo
                 disp[i, crease, 1] = 0.3 * step.mean()    # the crease follows its lid
         return disp
 
@@ -92,7 +97,7 @@ class RigModel:
         pts[:, up, 1] -= fix
         pts[:, lo, 1] += fix
         for upper, lower, _ in self._eyes:
-            u, lw = upper[1:-1], lower[1:-1]
+            u, lw = upper[1:-1], lower
             for i in range(len(pts)):
                 order = np.argsort(pts[i, lw, 0])
                 lo_y = np.interp(pts[i, u, 0], pts[i, lw[order], 0], pts[i, lw[order], 1])
