@@ -106,3 +106,24 @@ def test_image_without_a_face(tmp_path):
     Image.fromarray(pattern(0, 120, 90)).save(img)
     r = run("image", img, "--aus", "smile", "-o", tmp_path / "o.png", "--model", "identity")
     assert isinstance(r.exception, ReenactError) and "no face" in str(r.exception)
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_no_file(tmp_path):
+    import signal
+    import time
+
+    frames = [face_canvas(192, 144, [("london_002_03.jpg", 30 + i % 5, 5, 130)]) for i in range(300)]
+    src = make_clip(tmp_path / "long.mp4", frames, fps=25)
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, "-c", "from reenact.cli.main import main; main()", "video",
+                             str(src), "--aus", "smile", "-o", str(out), "--model", "identity"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".out.*.part.mp4")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(1.0)  # well inside the run
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted: nothing written" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
