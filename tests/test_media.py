@@ -244,6 +244,9 @@ def test_output_appears_only_at_the_end(tmp_path):
             assert not dst.exists()
         assert sink.tmp_path.parent == tmp_path
     assert dst.exists() and not sink.tmp_path.exists()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert dst.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
 @pytest.mark.parametrize("name,message", [("out.gif", "cannot hold h264"),

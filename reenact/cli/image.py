@@ -12,6 +12,7 @@ import typer
 from PIL import Image
 
 from reenact.cli.errors import ReenactError
+from reenact.media.sink import chmod_like_new_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -39,6 +40,7 @@ def save_image(image: np.ndarray, path: Path) -> None:
     os.close(fd)
     try:
         Image.fromarray(image).save(tmp)
+        chmod_like_new_file(tmp)  # mkstemp's 0600 is not what a user expects of an output
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

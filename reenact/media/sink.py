@@ -84,6 +84,24 @@ def _format_for(path: Path) -> str:
     raise ValueError(ext)
 
 
+def _umask() -> int:
+    # Read without changing it where the system allows (os.umask sets it process-wide).
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def chmod_like_new_file(path: str | Path) -> None:
+    """mkstemp makes a 0600 file; give an output the mode a newly created file would have."""
+    os.chmod(path, 0o666 & ~_umask())
+
+
 def even_pad(image: np.ndarray) -> np.ndarray:
     """Pad an (H, W, 3) image to even height and width by replicating its last row/column."""
     h, w = image.shape[:2]
@@ -237,6 +255,7 @@ class VideoSink:
                 self._audio.copy_until(None if complete else self._last_time + frame_dur)
                 self._audio.finish()
             self._out.close()
+            chmod_like_new_file(self.tmp_path)
             os.replace(self.tmp_path, self.path)
             return self.path
         except BaseException:
