@@ -81,8 +81,23 @@ def test_au_distance_known_answer():
     assert d.mae == pytest.approx(3.0 / (2 * NUM_AUS))
     assert d.l2 == pytest.approx(1.5)
     assert d.count == 2 and set(d.per_au) == set(AU_NAMES)
+    assert d.mae_moved is None and d.achieved is None
     with pytest.raises(ValueError):
         M.au_distance(np.zeros((2, 16)), np.zeros((2, 16)))
+
+
+def test_au_distance_moved_and_kept():
+    src = np.zeros((1, NUM_AUS))
+    req = src.copy()
+    req[0, au_index("AU12")] = 4.0                # asked: AU12 0 -> 4, keep the rest
+    est = src.copy()
+    est[0, au_index("AU12")] = 3.0                # three quarters of the change shows ...
+    est[0, au_index("AU04")] = 0.8                # ... and an AU that should stay moved
+    d = M.au_distance(req, est, source=src)
+    assert d.moved == 1
+    assert d.mae_moved == pytest.approx(1.0)
+    assert d.achieved == pytest.approx(0.75)
+    assert d.mae_kept == pytest.approx(0.8 / (NUM_AUS - 1))
 
 
 def _clip(rng, flicker: bool, frames=6):

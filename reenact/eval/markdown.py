@@ -31,15 +31,21 @@ def _rows(models: list[dict]) -> list[tuple[str, list[str]]]:
         presets += [p for p in m.get("presets", {}) if p not in presets]
     for p in presets:
         spec += [(f"{p}: AU distance (MAE)", ("presets", p, "au_distance", "mae"), 3),
+                 (f"{p}: AU distance, moved AUs", ("presets", p, "au_distance", "mae_moved"), 3),
+                 (f"{p}: AU distance, kept AUs", ("presets", p, "au_distance", "mae_kept"), 3),
+                 (f"{p}: requested change achieved", ("presets", p, "au_distance", "achieved"), 2),
                  (f"{p}: ACD", ("presets", p, "acd", "mean"), 3),
                  (f"{p}: attention mean in face", ("presets", p, "attention", "mean_in_face"), 3),
                  (f"{p}: seam excess", ("presets", p, "seam_excess", "median"), 2),
                  (f"{p}: face found", ("presets", p, "face_found_rate"), 2)]
     spec += [("pairs: AU distance to real (MAE)", ("pairs", "au_distance", "mae"), 3),
+             ("pairs: AU distance, moved AUs", ("pairs", "au_distance", "mae_moved"), 3),
+             ("pairs: requested change achieved", ("pairs", "au_distance", "achieved"), 2),
              ("pairs: ACD to real", ("pairs", "acd", "mean"), 3),
              ("pairs: PSNR aligned face (dB)", ("pairs", "psnr", "mean"), 2),
              ("pairs: SSIM aligned face", ("pairs", "ssim", "mean"), 4),
              ("pairs, input unedited: AU distance", ("pairs", "baseline_input", "au_distance", "mae"), 3),
+             ("pairs, input unedited: AU distance, moved AUs", ("pairs", "baseline_input", "au_distance", "mae_moved"), 3),
              ("pairs, input unedited: ACD", ("pairs", "baseline_input", "acd", "mean"), 3),
              ("pairs, input unedited: PSNR (dB)", ("pairs", "baseline_input", "psnr", "mean"), 2),
              ("pairs, input unedited: SSIM", ("pairs", "baseline_input", "ssim", "mean"), 4),
@@ -47,6 +53,8 @@ def _rows(models: list[dict]) -> list[tuple[str, list[str]]]:
              ("video: flow-warped error ratio", ("video", "flow_warped", "ratio"), 3),
              ("video: seam excess", ("video", "seam_excess", "median"), 2),
              ("video: AU distance (MAE)", ("video", "au_distance", "mae"), 3),
+             ("video: AU distance, moved AUs", ("video", "au_distance", "mae_moved"), 3),
+             ("video: requested change achieved", ("video", "au_distance", "achieved"), 2),
              ("video: ACD", ("video", "acd", "mean"), 3),
              ("video: face found", ("video", "face_found_rate"), 2)]
     rows = []

@@ -138,6 +138,11 @@ class AUDistance:
     l2: mean over faces of the L2 norm of (estimated - requested) across the 17 AUs.
     bias: mean signed error (estimated - requested) per AU: negative = the edit falls short.
     count: number of faces.
+    With the source AUs (the input face's own) the entries split into those the edit was asked
+    to move (|requested - source| >= threshold) and those it should keep:
+    mae_moved / mae_kept: MAE over each group (None when a group is empty);
+    achieved: mean over moved entries of (estimated - source) / (requested - source), the
+    fraction of the requested change that shows (1 = all of it, 0 = none, < 0 = wrong way).
     """
 
     per_au: dict[str, float]
@@ -145,14 +150,24 @@ class AUDistance:
     l2: float
     bias: dict[str, float]
     count: int
+    mae_moved: float | None = None
+    mae_kept: float | None = None
+    achieved: float | None = None
+    moved: int = 0
 
     def as_dict(self) -> dict:
         return {"per_au": self.per_au, "mae": self.mae, "l2": self.l2, "bias": self.bias,
-                "count": self.count}
+                "count": self.count, "mae_moved": self.mae_moved, "mae_kept": self.mae_kept,
+                "achieved": self.achieved, "moved": self.moved}
 
 
-def au_distance(requested: np.ndarray, estimated: np.ndarray) -> AUDistance:
-    """Expression distance between requested and estimated AUs, (N, 17) each (or (17,))."""
+def au_distance(requested: np.ndarray, estimated: np.ndarray, source: np.ndarray | None = None,
+                threshold: float = 0.5) -> AUDistance:
+    """Expression distance between requested and estimated AUs, (N, 17) each (or (17,)).
+
+    source: optional (N, 17) AUs of the unedited faces, to split moved and kept AUs (see
+    ``AUDistance``); threshold: the least requested change that counts as "moved".
+    """
     req = np.atleast_2d(np.asarray(requested, np.float64))
     est = np.atleast_2d(np.asarray(estimated, np.float64))
     if req.shape != est.shape or req.shape[-1] != NUM_AUS:
@@ -161,11 +176,24 @@ def au_distance(requested: np.ndarray, estimated: np.ndarray) -> AUDistance:
         raise ValueError("no faces to compare")
     diff = est - req
     per = np.abs(diff).mean(0)
-    return AUDistance(per_au={n: float(v) for n, v in zip(AU_NAMES, per)},
-                      mae=float(np.abs(diff).mean()),
-                      l2=float(np.linalg.norm(diff, axis=1).mean()),
-                      bias={n: float(v) for n, v in zip(AU_NAMES, diff.mean(0))},
-                      count=int(len(req)))
+    res = AUDistance(per_au={n: float(v) for n, v in zip(AU_NAMES, per)},
+                     mae=float(np.abs(diff).mean()),
+                     l2=float(np.linalg.norm(diff, axis=1).mean()),
+                     bias={n: float(v) for n, v in zip(AU_NAMES, diff.mean(0))},
+                     count=int(len(req)))
+    if source is not None:
+        src = np.atleast_2d(np.asarray(source, np.float64))
+        if src.shape != req.shape:
+            raise ValueError(f"source AUs {src.shape} do not match requested {req.shape}")
+        asked = req - src
+        moved = np.abs(asked) >= threshold
+        res.moved = int(moved.sum())
+        if moved.any():
+            res.mae_moved = float(np.abs(diff[moved]).mean())
+            res.achieved = float(((est - src)[moved] / asked[moved]).mean())
+        if (~moved).any():
+            res.mae_kept = float(np.abs(diff[~moved]).mean())
+    return res
 
 
 # --------------------------------------------------------------------------------------------

@@ -198,13 +198,13 @@ class Collector:
     """Accumulates the figures of one kind of edit (zero edit, a preset, pairs)."""
 
     def __init__(self):
-        self.requested, self.estimated = [], []
+        self.requested, self.estimated, self.source = [], [], []
         self.acd, self.psnr, self.ssim, self.seam, self.found = [], [], [], [], []
         self.attention = []
 
     def summary(self, with_attention: bool = True) -> dict:
-        ad = M.au_distance(np.array(self.requested), np.array(self.estimated)).as_dict() \
-            if self.requested else None
+        ad = M.au_distance(np.array(self.requested), np.array(self.estimated),
+                           np.array(self.source)).as_dict() if self.requested else None
         att = None
         if with_attention and self.attention:
             att = M.attention_stats(np.stack([a for a, _ in self.attention]))
@@ -235,6 +235,7 @@ class ModelEvaluator:
         if found is not None:
             col.requested.append(target)
             col.estimated.append(found.aus)
+            col.source.append(s.src.aus)
         ref = s.descriptor if compare_to is None else compare_to
         if ref is not None and found is not None:
             col.acd.append(acd(ref, self.ident.describe(e.image, found)))
@@ -282,6 +283,7 @@ class ModelEvaluator:
             base.found.append(True)
             base.requested.append(s.target.aus)
             base.estimated.append(s.src.aus)
+            base.source.append(s.src.aus)
             base.psnr.append(M.psnr(real, inp, self._pair_mask))
             base.ssim.append(M.ssim(real, inp, self._pair_mask))
             if s.descriptor is not None and s.target_descriptor is not None:

@@ -125,7 +125,7 @@ def evaluate_video(name: str, gen, cfg, ident, presets: list, out: Path, picture
            "flicker": _safe(M.flicker_ratio, outs, frames, masks),
            "flow_warped": _safe(M.flow_warped_error, outs, frames, masks),
            "seam_excess": _stats(seams),
-           "au_distance": M.au_distance(tgt[ok], got[ok]).as_dict() if ok.any() else None,
+           "au_distance": M.au_distance(tgt[ok], got[ok], own[ok]).as_dict() if ok.any() else None,
            "acd": _stats(acds),
            "face_found_rate": float(np.mean(found)) if found else None}
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[-40:] + "_video"
