@@ -171,10 +171,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=ASSET)
     ap.add_argument("--refresh", action="store_true", help="re-run MediaPipe over the data")
     ap.add_argument("--ridge", type=float, default=FitConfig.ridge)
+    ap.add_argument("--no-calibrate", action="store_true",
+                    help="skip the closed-loop gains of the hand-designed AUs (reenact.models.rig.calibrate)")
     args = ap.parse_args(argv)
     if args.refresh:
         collect(refresh=True)
     model, report = fit(FitConfig(ridge=args.ridge))
+    if not args.no_calibrate:
+        from reenact.models.rig.calibrate import calibrate
+
+        report["calibration_gains"] = calibrate(model)
+        model.meta = report
     model.save(args.out)
     tmp = REPORT.with_suffix(".tmp")
     tmp.write_text(json.dumps(report, indent=1))

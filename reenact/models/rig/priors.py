@@ -100,6 +100,10 @@ def handle_field(template: np.ndarray, handles: list[Handle], iod: float) -> tup
 # AUs allowed to move the nose (everything else leaves it alone: in smiles the nose and upper lip
 # move together, and a regression would otherwise hand nose motion to AU12 or AU25).
 NOSE_AUS = ("AU09", "AU10")
+# Brow AUs never move the lids (the crying clip raises the brows while the eyes squeeze shut, and
+# a regression would otherwise make "brows up" droop the lids).
+_LIDS = R.EYE_L_UPPER + R.EYE_L_LOWER + R.EYE_R_UPPER + R.EYE_R_LOWER
+EXCLUDED: dict[str, tuple[int, ...]] = {"AU01": _LIDS, "AU02": _LIDS, "AU04": _LIDS}
 
 
 def protected_points(template: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarray]:
@@ -124,6 +128,7 @@ def prior_fields(template: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarr
     for a, name in enumerate(AU_NAMES):
         field, is_handle = handle_field(template, HANDLES[name], iod)
         frozen = stable | (nose if name not in NOSE_AUS else np.zeros_like(nose))
+        frozen[list(EXCLUDED.get(name, ()))] = True
         frozen &= ~is_handle
         field[frozen] = 0.0
         fields[a] = field / 5.0
