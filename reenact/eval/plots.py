@@ -19,38 +19,43 @@ def _font():
     return ImageFont.load_default()
 
 
-def as_tile(img: np.ndarray, size: int) -> np.ndarray:
-    """uint8 RGB, or a float (H, W) map in [0, 1] (shown grey: white = 1), resized to size x size."""
+def as_tile(img: np.ndarray, size: int, height: int | None = None) -> np.ndarray:
+    """uint8 RGB, or a float (H, W) map in [0, 1] (shown grey: white = 1), resized to
+    size x size (or size wide, ``height`` high)."""
     a = np.asarray(img)
     if a.ndim == 2:
         a = (np.clip(a, 0.0, 1.0) * 255).round().astype(np.uint8)
         a = np.repeat(a[:, :, None], 3, axis=2)
     im = Image.fromarray(a.astype(np.uint8))
-    if im.size != (size, size):
-        im = im.resize((size, size), Image.BILINEAR)
+    want = (size, height or size)
+    if im.size != want:
+        im = im.resize(want, Image.BILINEAR)
     return np.asarray(im)
 
 
 def labelled_grid(rows: list[list[np.ndarray | None]], col_labels: list[str] | None = None,
-                  row_labels: list[str] | None = None, tile: int = 128, pad: int = 2) -> np.ndarray:
-    """A grid of tiles with optional column titles (top) and row titles (left); None = blank."""
+                  row_labels: list[str] | None = None, tile: int = 128, pad: int = 2,
+                  aspect: float = 1.0) -> np.ndarray:
+    """A grid of tiles with optional column titles (top) and row titles (left); None = blank.
+    Tiles are ``tile`` pixels wide and ``tile / aspect`` high (aspect = width / height)."""
+    tile_h = max(1, int(round(tile / aspect)))
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
     left = 48 if row_labels else 0
     top = LABEL_H if col_labels else 0
     w = left + n_cols * (tile + pad) + pad
-    h = top + n_rows * (tile + pad) + pad
+    h = top + n_rows * (tile_h + pad) + pad
     canvas = Image.new("RGB", (w, h), BG)
     draw = ImageDraw.Draw(canvas)
     font = _font()
     for c, text in enumerate(col_labels or []):
         draw.text((left + pad + c * (tile + pad) + 2, 1), text, fill=(0, 0, 0), font=font)
     for r, row in enumerate(rows):
-        y = top + pad + r * (tile + pad)
+        y = top + pad + r * (tile_h + pad)
         if row_labels:
-            draw.text((2, y + tile // 2 - 6), row_labels[r], fill=(0, 0, 0), font=font)
+            draw.text((2, y + tile_h // 2 - 6), row_labels[r], fill=(0, 0, 0), font=font)
         for c, img in enumerate(row):
             if img is not None:
-                canvas.paste(Image.fromarray(as_tile(img, tile)), (left + pad + c * (tile + pad), y))
+                canvas.paste(Image.fromarray(as_tile(img, tile, tile_h)), (left + pad + c * (tile + pad), y))
     return np.asarray(canvas)
 
 

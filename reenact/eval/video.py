@@ -134,7 +134,8 @@ def evaluate_video(name: str, gen, cfg, ident, presets: list, out: Path, picture
     pictures.append(f"{stem}_aus.png")
     picks = np.linspace(0, n - 1, 5).round().astype(int)
     grid = plots.labelled_grid([[frames[k] for k in picks], [outs[k] for k in picks]],
-                               [f"{times[k]:.1f}s" for k in picks], ["input", "output"], tile=160)
+                               [f"{times[k]:.1f}s" for k in picks], ["input", "output"], tile=200,
+                               aspect=frames[0].shape[1] / frames[0].shape[0])
     plots.save_png(grid, out / f"{stem}_frames.png")
     pictures.append(f"{stem}_frames.png")
     return res
