@@ -176,4 +176,3 @@ def test_attention_stats_and_saturation_warning():
     half = np.ones((8, 8))
     half[4:] = 0
     assert M.attention_stats(half, mask)["mean"] == 1.0
-
