@@ -110,3 +110,21 @@ def test_step_batches_are_deterministic_and_split_over_ranks():
         assert not set(r0.indices(step)) & set(r1.indices(step))
     with pytest.raises(DatasetError, match="fewer than one batch"):
         StepBatches(4, 6, seed=0, start=0, stop=1)
+
+
+def test_manifest_alignment_is_read_and_checked(crops):
+    import json
+
+    manifest = {"tool": "reenact prepare", "align": {"size": 64, "margin": 0.2, "template_id": "t1"},
+                "crops": [{"file": "imgs/a.png"}] * 1000}
+    (crops / "manifest.json").write_text(json.dumps(manifest))
+    index = load_index(crops, "train", 64)
+    assert (index.align.size, index.align.margin, index.align.template_id) == (64, 0.2, "t1")
+    assert "crops" not in index.summary()["manifest"]  # the per-crop list stays on disk
+    manifest["align"]["size"] = 128
+    (crops / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DatasetError, match="crops were made at 128 px, this config trains on 64 px"):
+        load_index(crops, "train", 64)
+    (crops / "manifest.json").write_text("{not json")
+    with pytest.raises(DatasetError, match="manifest.json line 1: not valid JSON"):
+        load_index(crops, "train", 64)

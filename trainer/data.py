@@ -27,6 +27,7 @@ from PIL import Image
 
 from reenact.aus.names import AU_MAX, AU_MIN, NUM_AUS, OPENFACE_COLUMNS
 from reenact.cli.errors import ReenactError
+from reenact.tracking.align import AlignConfig
 
 MAX_LISTED = 10  # problems listed in one error message
 
@@ -45,7 +46,8 @@ class DatasetIndex:
     layout: str           # "reenact" or "ganimation"
     split: str
     image_size: int
-    manifest: dict | None = None
+    manifest: dict | None = None   # the small top-level fields of manifest.json, not its per-crop list
+    align: AlignConfig | None = None  # how the crops were made, from manifest.json when present
 
     def __len__(self) -> int:
         return len(self.names)
@@ -97,11 +99,12 @@ def load_index(root: str | Path, split: str = "train", image_size: int = 128) ->
         raise DatasetError(f"{root} holds neither aus.csv (Reenact layout) nor aus_openface.pkl "
                            "(GANimation layout)")
     manifest = _read_manifest(root)
+    align = _manifest_align(root, manifest, image_size)
     problems = _Problems(root)
     for name in names:
         _check_image(root / name, name, image_size, problems)
     problems.raise_if_any()
-    return DatasetIndex(root, names, aus, layout, split, image_size, manifest)
+    return DatasetIndex(root, names, aus, layout, split, image_size, manifest, align)
 
 
 def _check_au_values(values: list[float], where: str, problems: _Problems) -> None:
@@ -223,14 +226,37 @@ def _read_authors(root: Path, split: str) -> tuple[list[str], np.ndarray]:
     return names, np.stack(rows)
 
 
+MANIFEST_SUMMARY_KEYS = ("tool", "version", "align", "stride", "test_every", "max_faces", "min_iod")
+
+
 def _read_manifest(root: Path) -> dict | None:
+    """The small fields of manifest.json (its per-crop list can be long: it stays on disk)."""
     path = root / "manifest.json"
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise DatasetError(f"{path} line {e.lineno}: not valid JSON ({e.msg})") from e
+    if not isinstance(data, dict):
+        raise DatasetError(f"{path}: expected a JSON object")
+    return {k: data[k] for k in MANIFEST_SUMMARY_KEYS if k in data}
+
+
+def _manifest_align(root: Path, manifest: dict | None, image_size: int) -> AlignConfig | None:
+    """The crop alignment recorded by ``reenact prepare``; its size must be the model's."""
+    if not manifest or not isinstance(manifest.get("align"), dict):
+        return None
+    a = manifest["align"]
+    try:
+        align = AlignConfig(size=int(a["size"]), margin=float(a["margin"]),
+                            template_id=str(a["template_id"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise DatasetError(f"{root / 'manifest.json'}: unreadable \"align\" entry ({e})") from e
+    if align.size != image_size:
+        raise DatasetError(f"{root / 'manifest.json'}: crops were made at {align.size} px, this "
+                           f"config trains on {image_size} px")
+    return align
 
 
 def _check_image(path: Path, name: str, size: int, problems: _Problems) -> None:

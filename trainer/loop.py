@@ -246,7 +246,7 @@ def train(data_dir: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume
                  "rng": _rng_state()}
         save_checkpoint(run_dir / CHECKPOINT_DIR / f"step-{step_done:07d}.pt", G, D,
                         data_summary=data_summary, train_state=state,
-                        align=AlignConfig(size=cfg.image_size))
+                        align=index.align or AlignConfig(size=cfg.image_size))
         for old in sorted((run_dir / CHECKPOINT_DIR).glob("step-*.pt"))[:-cfg.keep_checkpoints]:
             old.unlink()
 
