@@ -227,12 +227,22 @@ def set_slider(driver, au: str, value: float) -> None:
         "s.dispatchEvent(new Event('input', { bubbles: true }));", au, value)
 
 
-def test_page_streams_reenacted_video_and_sliders_apply(tmp_path):
+@pytest.fixture
+def restore_torch_threads():
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def test_page_streams_reenacted_video_and_sliders_apply(tmp_path, restore_torch_threads):
     from reenact.cli.serve import make_factory
 
     frames = make_y4m(tmp_path / "camera.y4m")
     masks = face_and_background(frames[0])
-    with ServerThread(make_factory("rig", "cpu", None)) as server:
+    # As `reenact serve` runs by default (--threads 1).
+    with ServerThread(make_factory("rig", "cpu", None, 1)) as server:
         driver = chromium(tmp_path / "camera.y4m", tmp_path / "profile")
         try:
             driver.get(server.url)
@@ -266,6 +276,8 @@ def test_page_streams_reenacted_video_and_sliders_apply(tmp_path):
             busy = wait_for(lambda: "busy" in driver.find_element("id", "status").text
                             and driver.find_element("id", "status").text, 30, "the busy message")
             assert "error" in driver.find_element("id", "status").get_attribute("class")
+            if artifacts:
+                driver.save_screenshot(str(Path(artifacts) / "serve_busy.png"))
             assert len(server.sessions()) == 1
         finally:
             driver.quit()

@@ -90,7 +90,8 @@ class _Handlers:
         if not self._authorised(request, body):
             return _error(401, "unauthorized", "wrong or missing token: open the page as /?token=...")
         if self.manager.full:
-            return _error(503, "busy", f"the server is busy: all {self.manager.limit} sessions are in use; "
+            n = self.manager.limit
+            return _error(503, "busy", f"the server is busy ({n} of {n} session{'s' * (n > 1)} in use); "
                                        "try again in a moment")
         if offer.type != "offer" or "m=video" not in offer.sdp:
             return _error(400, "bad_request", "the offer must be type 'offer' and carry a video track")
