@@ -117,10 +117,11 @@ class RigGenerator:
         """(x0, y0, x1, y1), exclusive ends: the pixels any face's flow moves, grown by the
         upsampling, the mask's dilation and blur so the mask is exactly 0 outside; None if
         nothing moves."""
-        ys, xs = np.nonzero(np.abs(lattice).max(axis=(0, 3)) > 0)
-        if len(xs) == 0:
+        moved = (np.abs(lattice[..., 0]) + np.abs(lattice[..., 1])).max(0) > 0
+        rows, cols = np.flatnonzero(moved.any(1)), np.flatnonzero(moved.any(0))
+        if len(rows) == 0:
             return None
-        xs, ys = xs * step, ys * step
+        xs, ys = cols[[0, -1]] * step, rows[[0, -1]] * step
         grow = int(np.ceil(4 * self.cfg.mask_blur)) + 2 + step
         # Even origin: the mask's half-resolution pass then sees the same pixel pairs whatever
         # the batch (a face edited alone or beside others gives the same result).

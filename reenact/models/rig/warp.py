@@ -38,13 +38,15 @@ def lattice_size(size: int, step: int) -> int:
 
 
 def backward_flow(src: np.ndarray, dst: np.ndarray, size: int, step: int = 1,
-                  eps: float = 1e-3) -> np.ndarray:
+                  eps: float = 0.05) -> np.ndarray:
     """Backward flow of one face on the lattice of crop pixels (k * step): float32 (L, L, 2) with
     L = lattice_size(size, step), and input position = output pixel + flow. ``step`` > 1 computes
     the piecewise-affine map on a coarser lattice (the flow is continuous and piecewise linear, so
     bilinear upsampling of it, ``upsample_flow``, is close to exact: cheaper by step^2).
 
-    src, dst: (478, 2) landmarks before and after the edit, crop px. Zero where nothing moves.
+    src, dst: (478, 2) landmarks before and after the edit, crop px. Points moved by less than
+    ``eps`` px count as still (their triangles keep flow 0: invisible, and a much smaller area to
+    compute). Zero where nothing moves.
     """
     n_lat = lattice_size(size, step)
     flow = np.zeros((n_lat, n_lat, 2), np.float32)
