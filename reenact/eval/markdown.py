@@ -2,6 +2,13 @@
 from __future__ import annotations
 
 
+from reenact.eval.identity import DIFFERENT_PEOPLE_REFERENCE, SAME_PERSON_REFERENCE
+
+# Printed beside every ACD figure: the scale an ACD is read against.
+REF = (" (ref.: same person {:.2f}-{:.2f}, different people {:.1f}-{:.1f})"
+       .format(*SAME_PERSON_REFERENCE, *DIFFERENT_PEOPLE_REFERENCE))
+
+
 def _fmt(v, digits: int = 3) -> str:
     if v is None:
         return "-"
@@ -24,7 +31,7 @@ def _rows(models: list[dict]) -> list[tuple[str, list[str]]]:
     """(label, one cell per model) for every figure any model has."""
     spec = [("zero edit: PSNR face (dB, median)", ("zero_edit", "psnr", "median"), 2),
             ("zero edit: SSIM face", ("zero_edit", "ssim", "mean"), 4),
-            ("zero edit: ACD", ("zero_edit", "acd", "mean"), 3),
+            ("zero edit: ACD" + REF, ("zero_edit", "acd", "mean"), 3),
             ("zero edit: AU distance (MAE)", ("zero_edit", "au_distance", "mae"), 3)]
     presets = []
     for m in models:
@@ -34,19 +41,19 @@ def _rows(models: list[dict]) -> list[tuple[str, list[str]]]:
                  (f"{p}: AU distance, moved AUs", ("presets", p, "au_distance", "mae_moved"), 3),
                  (f"{p}: AU distance, kept AUs", ("presets", p, "au_distance", "mae_kept"), 3),
                  (f"{p}: requested change achieved", ("presets", p, "au_distance", "achieved"), 2),
-                 (f"{p}: ACD", ("presets", p, "acd", "mean"), 3),
+                 (f"{p}: ACD" + REF, ("presets", p, "acd", "mean"), 3),
                  (f"{p}: attention mean in face", ("presets", p, "attention", "mean_in_face"), 3),
                  (f"{p}: seam excess", ("presets", p, "seam_excess", "median"), 2),
                  (f"{p}: face found", ("presets", p, "face_found_rate"), 2)]
     spec += [("pairs: AU distance to real (MAE)", ("pairs", "au_distance", "mae"), 3),
              ("pairs: AU distance, moved AUs", ("pairs", "au_distance", "mae_moved"), 3),
              ("pairs: requested change achieved", ("pairs", "au_distance", "achieved"), 2),
-             ("pairs: ACD to real", ("pairs", "acd", "mean"), 3),
+             ("pairs: ACD to real" + REF, ("pairs", "acd", "mean"), 3),
              ("pairs: PSNR aligned face (dB)", ("pairs", "psnr", "mean"), 2),
              ("pairs: SSIM aligned face", ("pairs", "ssim", "mean"), 4),
              ("pairs, input unedited: AU distance", ("pairs", "baseline_input", "au_distance", "mae"), 3),
              ("pairs, input unedited: AU distance, moved AUs", ("pairs", "baseline_input", "au_distance", "mae_moved"), 3),
-             ("pairs, input unedited: ACD", ("pairs", "baseline_input", "acd", "mean"), 3),
+             ("pairs, input unedited: ACD" + REF, ("pairs", "baseline_input", "acd", "mean"), 3),
              ("pairs, input unedited: PSNR (dB)", ("pairs", "baseline_input", "psnr", "mean"), 2),
              ("pairs, input unedited: SSIM", ("pairs", "baseline_input", "ssim", "mean"), 4),
              ("video: flicker ratio (out/in)", ("video", "flicker", "ratio"), 3),
@@ -55,7 +62,7 @@ def _rows(models: list[dict]) -> list[tuple[str, list[str]]]:
              ("video: AU distance (MAE)", ("video", "au_distance", "mae"), 3),
              ("video: AU distance, moved AUs", ("video", "au_distance", "mae_moved"), 3),
              ("video: requested change achieved", ("video", "au_distance", "achieved"), 2),
-             ("video: ACD", ("video", "acd", "mean"), 3),
+             ("video: ACD" + REF, ("video", "acd", "mean"), 3),
              ("video: face found", ("video", "face_found_rate"), 2)]
     rows = []
     for label, keys, digits in spec:
@@ -98,7 +105,7 @@ def render_markdown(report: dict) -> str:
               "| --- | " + " | ".join("---" for _ in names) + " |"]
     lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in _rows(models)]
     ref = report["identity"]["reference"]
-    lines += ["", f"ACD reference (dlib ResNet descriptor, L2): {ref['note']}."]
+    lines += ["", f"ACD: L2 distance of dlib ResNet face descriptors; reference: {ref['note']}."]
     meas = ref.get("measured") or {}
     if meas.get("same_person"):
         sp, dp = meas["same_person"], meas.get("different_people") or {}

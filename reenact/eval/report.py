@@ -81,6 +81,14 @@ def stats(values) -> dict | None:
             "min": float(v.min()), "max": float(v.max()), "count": int(len(v))}
 
 
+def acd_stats(values) -> dict | None:
+    """``stats`` of ACD values, with the reference scale beside the figures."""
+    st = stats(values)
+    if st is not None:
+        st["reference"] = reference_note()
+    return st
+
+
 def _write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
     with os.fdopen(fd, "w") as f:
@@ -209,7 +217,7 @@ class Collector:
         if with_attention and self.attention:
             att = M.attention_stats(np.stack([a for a, _ in self.attention]))
             att.update({"mean_in_face": float(np.mean([a[m].mean() for a, m in self.attention]))})
-        return {"count": len(self.found), "au_distance": ad, "acd": stats(self.acd),
+        return {"count": len(self.found), "au_distance": ad, "acd": acd_stats(self.acd),
                 "psnr": stats(self.psnr), "ssim": stats(self.ssim), "attention": att,
                 "seam_excess": stats(self.seam),
                 "face_found_rate": float(np.mean(self.found)) if self.found else None}

@@ -126,7 +126,7 @@ def evaluate_video(name: str, gen, cfg, ident, presets: list, out: Path, picture
            "flow_warped": _safe(M.flow_warped_error, outs, frames, masks),
            "seam_excess": _stats(seams),
            "au_distance": M.au_distance(tgt[ok], got[ok], own[ok]).as_dict() if ok.any() else None,
-           "acd": _stats(acds),
+           "acd": _acd_stats(acds),
            "face_found_rate": float(np.mean(found)) if found else None}
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[-40:] + "_video"
     plots.au_over_time(times, {"input (own)": own, "target": tgt, "output (estimated)": got},
@@ -161,3 +161,9 @@ def _stats(values):
     from reenact.eval.report import stats
 
     return stats(values)
+
+
+def _acd_stats(values):
+    from reenact.eval.report import acd_stats
+
+    return acd_stats(values)
