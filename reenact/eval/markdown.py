@@ -1,7 +1,6 @@
 """report.md: the summary table of a report (one column per model) and the list of pictures."""
 from __future__ import annotations
 
-
 from reenact.eval.identity import DIFFERENT_PEOPLE_REFERENCE, SAME_PERSON_REFERENCE
 
 # Printed beside every ACD figure: the scale an ACD is read against.
