@@ -275,3 +275,54 @@ def test_sweep_and_interpolation_targets():
     strip = interpolate_targets(own, np.full(17, 5.0), 5)
     assert np.array_equal(strip[0], own) and np.allclose(strip[-1], 5.0)
     assert np.allclose(strip[2], (own + 5.0) / 2)
+
+
+# -- driver mode ---------------------------------------------------------------------------------------
+def _driver(policy: str):
+    from reenact.aus.driver import DriverSource, DriverTrack
+    from reenact.aus.names import au_index
+
+    n = 20
+    aus = np.zeros((n, 17), np.float32)
+    aus[:, au_index("AU12")] = np.linspace(0.0, 4.0, n)   # the actor smiles more and more
+    aus[:, au_index("AU04")] = np.r_[np.zeros(10), np.full(10, 3.0)]  # and frowns half way
+    track = DriverTrack(times=np.arange(n) / 10.0, aus=aus, present=np.ones(n, bool), path="actor")
+    return DriverSource("actor", policy, track=track, progress=False)
+
+
+def test_driver_mode_targets_follow_the_driver():
+    from reenact.aus.names import au_index
+
+    own = np.full(17, 1.0, np.float32)
+
+    class OwnEstimator:
+        def estimate(self, face):
+            return own
+
+    eng = Engine(PaintGen(), au_source=_driver("hold"), estimator=OwnEstimator(),
+                 cfg=EngineConfig(fade_frames=0), tracker=ScheduleTracker(lambda i: [fake_face(0, 80, 60, 60)]))
+    frames = [Frame(image=np.zeros((120, 160, 3), np.uint8), pts=i, time_base=__import__("fractions").Fraction(1, 10),
+                    index=i) for i in range(26)]
+    out = list(eng.run(frames))
+    au12 = np.array([f.targets[0][au_index("AU12")] for f in out])
+    au04 = np.array([f.targets[0][au_index("AU04")] for f in out])
+    assert np.all(np.diff(au12[:20]) >= -1e-6) and au12[19] > au12[0] + 3.0  # follows the ramp
+    rest = np.percentile(np.linspace(0.0, 4.0, 20), 10)  # the driver's resting level
+    assert au12[0] == pytest.approx(1.0 + 0.0 - rest, abs=0.05)  # own + (driver - its rest)
+    assert au04[5] == pytest.approx(1.0, abs=0.1) and au04[15] > 3.5  # the frown arrives mid-way
+    assert np.allclose(au12[21:], au12[20], atol=0.05)  # "hold" keeps the last driver frame
+
+
+def test_driver_stop_policy_ends_the_engine_stream():
+    from reenact.aus.errors import DriverEnded
+
+    eng = Engine(PaintGen(), au_source=_driver("stop"), estimator=ZeroEstimator(),
+                 cfg=EngineConfig(fade_frames=2), tracker=ScheduleTracker(lambda i: [fake_face(0, 80, 60, 60)]))
+    frames = [Frame(image=np.zeros((120, 160, 3), np.uint8), pts=i, time_base=__import__("fractions").Fraction(1, 10),
+                    index=i) for i in range(30)]
+    done = []
+    with pytest.raises(DriverEnded):
+        for f in frames:
+            done += eng.push(f)
+    done += eng.flush()
+    assert [f.index for f in done] == list(range(20))
