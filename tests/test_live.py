@@ -241,3 +241,15 @@ def test_overlay_and_mask_view_draw_only_where_expected():
     face = Face(face_id=0, landmarks=np.tile(np.array([[20.0, 20.0]], np.float32), (478, 1)))
     dots = draw_masks(image, {}, [face])  # no mask from the engine: the landmarks instead
     assert (dots[19:22, 19:22] != 100).any() and (dots[60:] == 100).all()
+
+
+def test_virtual_camera_without_pyvirtualcam_says_what_to_install(monkeypatch):
+    import sys
+
+    from reenact.live.virtualcam import VirtualCamera
+
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", None)  # import fails as if not installed
+    with pytest.raises(ReenactError, match="pyvirtualcam package is not installed"):
+        VirtualCamera(320, 180, 30)
+    result = _invoke(["webcam", "--aus", "smile", "--camera", str(CLIP), "--no-preview", "--virtual-cam"])
+    assert isinstance(result.exception, ReenactError) and "pip install" in str(result.exception)

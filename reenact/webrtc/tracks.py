@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Callable
 
 import av
@@ -51,7 +50,3 @@ class LatestFrameTrack(MediaStreamTrack):
     def stop(self) -> None:
         super().stop()
         self._ready.set()  # wake a waiting recv() so it raises MediaStreamError
-
-
-def now() -> float:
-    return time.perf_counter()
