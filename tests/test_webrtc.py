@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import aiohttp
 import numpy as np
@@ -265,3 +263,47 @@ def test_loopback_ice_patch_and_candidate_filter():
     kept = keep_loopback_candidates(sdp)
     assert "127.0.0.1 50001" in kept and "192.0.2.2" not in kept and ".local" not in kept
     assert kept.startswith("v=0\r\nm=video")
+
+
+def _cli(args):
+    from typer.testing import CliRunner
+
+    from reenact.cli.main import app
+
+    return CliRunner().invoke(app, args)
+
+
+def test_serve_command_refuses_unsafe_or_wrong_settings():
+    result = _cli(["serve", "--host", "0.0.0.0", "--model", "identity"])
+    assert isinstance(result.exception, ReenactError) and "--token" in str(result.exception)
+    result = _cli(["serve", "--preset", "no_such_preset_xyz", "--model", "identity"])
+    assert isinstance(result.exception, ReenactError) and "no_such_preset_xyz" in str(result.exception)
+    result = _cli(["serve", "--source", "missing_portrait.jpg", "--model", "identity"])
+    assert isinstance(result.exception, ReenactError) and "missing_portrait.jpg" in str(result.exception)
+
+
+def test_serve_command_starts_serves_the_page_and_stops_on_ctrl_c():
+    proc = subprocess.Popen([sys.executable, "-m", "reenact.cli.main", "serve", "--port", "0",
+                             "--model", "identity", "--token", "tok", "--loopback-ice"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        deadline = time.monotonic() + 60
+        while "open http" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "serve exited early"
+        port = int(line.split("open http://localhost:")[1].split("/")[0])
+        assert "/?token=tok" in line
+
+        async def fetch():
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{port}/?token=tok") as r:
+                    page = r.status, await r.text()
+                async with http.get(f"http://127.0.0.1:{port}/static/app.js") as r:
+                    return page, r.status
+        (status, text), js_status = run(fetch(), 20)
+        assert status == 200 and 'id="start"' in text and js_status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=20)
+    assert code == 0

@@ -9,8 +9,6 @@ from typing import List, Optional
 
 import typer
 
-from reenact.cli.errors import ReenactError
-
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
