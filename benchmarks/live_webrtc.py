@@ -98,7 +98,9 @@ def main() -> None:
     text = json.dumps(report, indent=1)
     print(text)
     if args.json:
-        args.json.write_text(text)
+        tmp = args.json.with_name(args.json.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(args.json)  # atomic: a reader never sees half a file
 
 
 if __name__ == "__main__":
