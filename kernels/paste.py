@@ -66,10 +66,29 @@ def paste_faces(frame: torch.Tensor, crops: torch.Tensor, crop_from_frame, mask:
     height, width = (frame.shape[:2] if uint8 else frame.shape[1:])
     frame_from_crop = invert_affines(m)
     for i in range(len(crops)):
-        box = crop_box_in_frame(frame_from_crop[i], size, width, height)
+        support = _mask_support(mask[i, 0], size)
+        if support is None:
+            continue  # nothing to paste (A = 1 everywhere, or zero strength)
+        box = crop_box_in_frame(frame_from_crop[i], size, width, height, support)
         if box is not None:
             _paste_one(frame, crops[i], m[i], mask[i], box, feather, uint8)
     return frame
+
+
+def _mask_support(mask: torch.Tensor, size: int) -> tuple[float, float, float, float] | None:
+    """Crop-pixel rectangle outside which bilinear samples of ``mask`` (S, S) are 0, clipped to
+    the crop square; None when the mask is 0 everywhere. Pasting only there skips the part of
+    the face region a generator leaves alone (the rig's attention covers the face, not the crop)."""
+    nz = mask > 0
+    rows = torch.nonzero(nz.any(1)).flatten()
+    if len(rows) == 0:
+        return None
+    cols = torch.nonzero(nz.any(0)).flatten()
+    # A sample at q uses the pixels floor(q) and floor(q) + 1: it is 0 unless q lies strictly
+    # between (first nonzero - 1) and (last nonzero + 1).
+    r0, r1, c0, c1 = (int(v) for v in (rows[0], rows[-1], cols[0], cols[-1]))
+    lo, hi = -0.5, size - 0.5
+    return (max(lo, c0 - 1.0), max(lo, r0 - 1.0), min(hi, c1 + 1.0), min(hi, r1 + 1.0))
 
 
 def _paste_one(frame, crop, crop_from_frame, mask, box, feather, uint8) -> None:

@@ -140,11 +140,13 @@ def crop_faces(frame: torch.Tensor, crop_from_frame, size: int, *,
     return F.grid_sample(wins, grid, mode=mode, padding_mode="border", align_corners=False)
 
 
-def crop_box_in_frame(frame_from_crop: np.ndarray, size: int, width: int, height: int):
+def crop_box_in_frame(frame_from_crop: np.ndarray, size: int, width: int, height: int,
+                      within: tuple[float, float, float, float] | None = None):
     """Inclusive box (x0, y0, x1, y1) of frame pixels whose centres fall inside the crop's square
-    [-0.5, S - 0.5]^2, clipped to the frame; None when the crop misses the frame."""
-    e = size - 0.5
-    corners = np.array([[-0.5, -0.5], [e, -0.5], [-0.5, e], [e, e]])
+    [-0.5, S - 0.5]^2 (or inside the crop-pixel rectangle ``within`` = (x0, y0, x1, y1)), clipped
+    to the frame; None when that misses the frame."""
+    lo_x, lo_y, hi_x, hi_y = within if within is not None else (-0.5, -0.5, size - 0.5, size - 0.5)
+    corners = np.array([[lo_x, lo_y], [hi_x, lo_y], [lo_x, hi_y], [hi_x, hi_y]])
     pts = corners @ frame_from_crop[:, :2].T + frame_from_crop[:, 2]
     x0, y0 = (max(0, math.ceil(v)) for v in pts.min(0))
     x1, y1 = (math.floor(v) for v in pts.max(0))

@@ -158,3 +158,24 @@ def test_invert_affines_round_trip(rng):
     mats = np.stack([_similarity(rng, 100, 100, 32) for _ in range(4)])
     back = invert_affines(invert_affines(mats))
     np.testing.assert_allclose(back, mats, atol=1e-9)
+
+
+def test_paste_restricted_to_the_mask_support_is_the_same(device, rng):
+    """Skipping frame pixels whose crop position lies outside the mask's support changes nothing."""
+    from reenact.kernels.paste import _paste_one
+    from reenact.kernels.warp import crop_box_in_frame
+
+    img = _face_image()
+    mats = np.stack([_similarity(rng, 240, 240, 64, scale=(0.4, 0.6)) for _ in range(3)])
+    crops = torch.rand(3, 3, 64, 64, device=device) * 2 - 1
+    mask = torch.zeros(3, 1, 64, 64, device=device)
+    mask[:, :, 20:34, 25:41] = torch.rand(3, 1, 14, 16, device=device)
+    fast = paste_faces(torch.from_numpy(img.copy()).to(device), crops, mats, mask, feather=0.3)
+    full = torch.from_numpy(img.copy()).to(device)
+    fc = invert_affines(mats)
+    for i in range(3):
+        box = crop_box_in_frame(fc[i], 64, 240, 240)
+        if box is not None:
+            _paste_one(full, crops[i], mats[i], mask[i], box, 0.3, True)
+    assert torch.equal(fast, full)
+    assert (fast.cpu().numpy() != img).any()
