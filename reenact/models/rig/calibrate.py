@@ -22,7 +22,7 @@ class CalibrateConfig:
     aus: tuple[str, ...] = ("AU01", "AU02", "AU04", "AU05", "AU15", "AU17")
     ask: float = 2.5                 # AU increase applied
     faces: int = 6
-    max_gain: float = 2.0
+    max_gain: float = 1.5
 
 
 def calibrate(model: RigModel, cfg: CalibrateConfig = CalibrateConfig()) -> dict[str, float]:

@@ -131,6 +131,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-mouth", action="store_true", help="switch the mouth-interior fill off")
     ap.add_argument("--presets", default=",".join(PRESETS))
     ap.add_argument("--limit", type=int, default=0, help="only the first N held-out faces")
+    ap.add_argument("--video", type=Path, nargs="*",
+                    default=[DATA_ROOT / "video" / "single_face.mp4",
+                             DATA_ROOT / "video" / "WolfgangLanger_Pexels.mp4"],
+                    help="clips for the flicker check (none: skip)")
     args = ap.parse_args(argv)
     cfg = replace(RigConfig(), mouth_fill=not args.no_mouth)
     gen = RigGenerator(RigModel.load(args.rig), cfg)
@@ -140,9 +144,50 @@ def main(argv: list[str] | None = None) -> None:
     ids = ids[:args.limit] if args.limit else ids
     res = evaluate(gen, ids, presets, args.strip)
     res["heldout_ids"] = ids
+    res["flicker"] = [video_flicker(gen, clip, load_preset(p))
+                      for clip in args.video if clip.is_file() for p in ("smile", "surprise")]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1))
     print(json.dumps(res, indent=1))
+
+
+
+def video_flicker(generator: RigGenerator, path: Path, preset: Preset, max_frames: int = 120) -> dict:
+    """Face-region frame-to-frame change (mean absolute difference, 0-255) of a clip and of its
+    edit with ``preset``, each frame edited independently (no temporal smoothing of AUs)."""
+    import av
+
+    from reenact.aus.estimator import AUEstimator
+    from reenact.eval.editing import edit_face
+    from reenact.tracking.landmarker import FaceLandmarker, LandmarkerConfig
+    from reenact.tracking.types import Face
+
+    est = AUEstimator()
+    prev_in = prev_out = None
+    d_in, d_out = [], []
+    with FaceLandmarker(LandmarkerConfig(mode="video", max_faces=1)) as lm, av.open(str(path)) as box:
+        for i, frame in enumerate(box.decode(box.streams.video[0])):
+            if i >= max_frames:
+                break
+            image = frame.to_ndarray(format="rgb24")
+            faces = lm.detect(image, int(i * 1000 / 30))
+            if not faces:
+                prev_in = prev_out = None
+                continue
+            raw = faces[0]
+            face = Face(0, raw.landmarks, raw.depth, raw.blendshapes, raw.pose)
+            own = est.estimate(face)
+            out = edit_face(generator, image, face, own, preset.apply(own)).image
+            mask = np.zeros(image.shape[:2], np.uint8)
+            cv2.fillConvexPoly(mask, cv2.convexHull(np.round(raw.landmarks).astype(np.int32)), 1)
+            if prev_in is not None:
+                sel = (mask > 0) & prev_mask
+                d_in.append(float(np.abs(image.astype(np.int16) - prev_in)[sel].mean()))
+                d_out.append(float(np.abs(out.astype(np.int16) - prev_out)[sel].mean()))
+            prev_in, prev_out, prev_mask = image.astype(np.int16), out.astype(np.int16), mask > 0
+    return {"clip": path.name, "frames": len(d_in) + 1, "input_change": float(np.mean(d_in)),
+            "output_change": float(np.mean(d_out)),
+            "ratio": float(np.mean(d_out) / max(np.mean(d_in), 1e-9))}
 
 
 if __name__ == "__main__":
