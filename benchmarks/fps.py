@@ -68,6 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--only", default=",".join(SECTIONS), help="sections to run: generator,pipeline")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
     p.add_argument("--json", type=Path, default=HERE / "results" / "fps.json")
+    p.add_argument("--report", type=Path, default=None, help="print the tables of a saved JSON and exit")
     return p.parse_args(argv)
 
 
@@ -106,6 +107,10 @@ def generator_section(args, peak: float) -> list[dict]:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.report is not None:
+        saved = json.loads(args.report.read_text())
+        print_report(saved)
+        return saved
     sections = set(args.only.split(","))
     torch.set_num_threads(args.threads)
     m = bl.machine()

@@ -373,13 +373,14 @@ def run_engine_live(name: str, generator, clip: Path, frames: int, *, threads: i
             eng.process(f)
             lat.append(time.perf_counter() - f.capture_time)
         cam.join()
+        engine_stats = eng.stats.as_dict()
     lat_ms = sorted(1e3 * x for x in lat)
     return {"name": name, "mode": "live (engine)", "frames_delivered": len(imgs),
             "frames_processed": len(lat), "dropped": len(imgs) - len(lat), "rate": rate,
             "latency_ms_median": statistics.median(lat_ms) if lat_ms else None,
             "latency_ms_p95": lat_ms[int(0.95 * (len(lat_ms) - 1))] if lat_ms else None,
             "latency_ms_max": lat_ms[-1] if lat_ms else None,
-            "output_fps": len(lat) / (len(imgs) / rate)}
+            "output_fps": len(lat) / (len(imgs) / rate), "engine_stats": engine_stats}
 
 
 # ------------------------------------------------------------------------------------------
