@@ -89,7 +89,7 @@ def test_portrait_errors(tmp_path, generator):
 def test_portrait_mode_over_webrtc():
     """The server's --source factory end to end: the client's camera in, the portrait back."""
     from reenact.cli.serve import make_factory
-    from reenact.live.presets import PresetLibrary
+    from reenact.live.presets import EXAMPLES, PresetLibrary
     from reenact.webrtc.client import StampedCamera, connect
     from reenact.webrtc.config import ServeConfig
     from reenact.webrtc.server import MANAGER, bound_port, create_app, start_server
@@ -99,13 +99,25 @@ def test_portrait_mode_over_webrtc():
 
     async def main():
         cfg = ServeConfig(port=0, loopback_ice=True)
-        app = create_app(cfg, make_factory("rig", "cpu", PORTRAIT), PresetLibrary([]))
+        app = create_app(cfg, make_factory("rig", "cpu", PORTRAIT), PresetLibrary.from_specs([EXAMPLES]))
         runner = await start_server(app, cfg)
         try:
             client = await connect(f"http://127.0.0.1:{bound_port(runner)}",
                                    StampedCamera(lambda n: frames[n % len(frames)], fps=15), keep_images=True)
             await client.wait_frames(5, timeout=60)
             image = client.received[-1].image
+            for _ in range(100):
+                if any(m["type"] == "hello" for m in client.messages):
+                    break
+                await asyncio.sleep(0.05)
+            hello = next(m for m in client.messages if m["type"] == "hello")
+            assert hello["mode"] == "portrait" and hello["presets"] == []
+            client.send({"type": "preset", "name": "smile"})  # would replace the camera's driving
+            for _ in range(100):
+                if any(m["type"] == "error" for m in client.messages):
+                    break
+                await asyncio.sleep(0.05)
+            assert any("camera drives" in m.get("message", "") for m in client.messages)
             await client.close()
         finally:
             await runner.cleanup()

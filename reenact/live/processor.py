@@ -118,6 +118,8 @@ class PortraitProcessor:
     (slider overrides, strength) apply on top, so the page's sliders still work in this mode.
     """
 
+    mode = "portrait"  # tells the web page: no preset buttons, the camera drives the expression
+
     def __init__(self, portrait_rgb: np.ndarray, controls: MutableAUSource, generator,
                  cfg: LiveEngineConfig = LiveEngineConfig(), gains=None):
         from reenact.aus.estimator import AUEstimator

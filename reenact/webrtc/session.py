@@ -183,8 +183,13 @@ class Session:
             return
         self.channel = channel
         channel.on("message", self._on_message)
-        self._send({"type": "hello", "session": self.id, "aus": list(AU_NAMES), "presets": self.presets.names,
+        self._send({"type": "hello", "session": self.id, "aus": list(AU_NAMES), "mode": self._mode(),
+                    "presets": self.presets.names if self._mode() == "camera" else [],
                     "state": self.controls.state().as_json()})
+
+    def _mode(self) -> str:
+        """"portrait" when the camera drives a still (presets would replace the driving), else "camera"."""
+        return getattr(self.process, "mode", "camera")
 
     def _on_message(self, message) -> None:
         try:
@@ -197,6 +202,8 @@ class Session:
     def _apply(self, msg: dict) -> None:
         kind = msg.get("type")
         if kind == "preset":
+            if self._mode() != "camera":
+                raise ValueError("presets do not apply here: the camera drives the portrait")
             name = msg.get("name")
             source = None if name in (None, "", "own") else self.presets.open(name)
             self.controls.set_source(source, name if source is not None else None)

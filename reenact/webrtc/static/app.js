@@ -3,7 +3,7 @@
 
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token") || "";
-let pc = null, channel = null, statsTimer = null, serverStats = {};
+let pc = null, channel = null, statsTimer = null, serverStats = {}, portraitMode = false;
 
 function setStatus(text, isError = false) {
   $("status").textContent = text;
@@ -15,6 +15,12 @@ function send(message) {
 }
 
 function buildControls(hello) {
+  const portrait = portraitMode = hello.mode === "portrait";
+  if (portrait && pc && pc.connectionState === "connected") {
+    setStatus("Streaming: your expressions drive the portrait; the sliders act on top.");
+  }
+  $("presets-section").hidden = portrait;
+  $("caption-remote").textContent = portrait ? "the portrait, with your expressions" : "reenacted";
   const presets = $("presets");
   presets.querySelectorAll("button:not([data-preset=own])").forEach((b) => b.remove());
   for (const name of hello.presets) {
@@ -126,7 +132,9 @@ async function start() {
   pc.ontrack = (e) => { $("remote").srcObject = new MediaStream([e.track]); };
   pc.onconnectionstatechange = () => {
     if (["failed", "closed", "disconnected"].includes(pc.connectionState)) setStatus(`Connection ${pc.connectionState}.`, pc.connectionState === "failed");
-    else if (pc.connectionState === "connected") setStatus("Streaming. Move the sliders or pick a preset.");
+    else if (pc.connectionState === "connected") setStatus(portraitMode ?
+      "Streaming: your expressions drive the portrait; the sliders act on top." :
+      "Streaming. Move the sliders or pick a preset.");
   };
   channel = pc.createDataChannel("controls");
   channel.onmessage = onMessage;
