@@ -66,7 +66,9 @@ def paste_faces(frame: torch.Tensor, crops: torch.Tensor, crop_from_frame, mask:
     height, width = (frame.shape[:2] if uint8 else frame.shape[1:])
     frame_from_crop = invert_affines(m)
     for i in range(len(crops)):
-        support = _mask_support(mask[i, 0], size)
+        # On a uint8 frame a weight below 1/1024 moves a pixel by less than 255/1024 < 0.5 level,
+        # which rounds back to the pixel itself: such weights are exactly "no change".
+        support = _mask_support(mask[i, 0], size, 1.0 / 1024 if uint8 else 0.0)
         if support is None:
             continue  # nothing to paste (A = 1 everywhere, or zero strength)
         box = crop_box_in_frame(frame_from_crop[i], size, width, height, support)
@@ -75,11 +77,12 @@ def paste_faces(frame: torch.Tensor, crops: torch.Tensor, crop_from_frame, mask:
     return frame
 
 
-def _mask_support(mask: torch.Tensor, size: int) -> tuple[float, float, float, float] | None:
+def _mask_support(mask: torch.Tensor, size: int, eps: float = 0.0) -> tuple[float, float, float, float] | None:
     """Crop-pixel rectangle outside which bilinear samples of ``mask`` (S, S) are 0, clipped to
     the crop square; None when the mask is 0 everywhere. Pasting only there skips the part of
-    the face region a generator leaves alone (the rig's attention covers the face, not the crop)."""
-    nz = mask > 0
+    the face region a generator leaves alone (the rig's attention covers the face, not the crop).
+    Weights at or below ``eps`` count as 0."""
+    nz = mask > eps
     rows = torch.nonzero(nz.any(1)).flatten()
     if len(rows) == 0:
         return None
