@@ -49,3 +49,20 @@ def test_table_formats_missing_values(fps):
                           [("a", "A", "{:.1f}"), ("b", "B", "{}")])
     lines = text.splitlines()
     assert lines[0] == "| A | B |" and lines[2] == "| 1.2 | - |" and lines[3] == "| - | x |"
+
+
+@pytest.mark.slow
+def test_pipeline_serial_run_times_every_stage(fps, tmp_path):
+    import pipeline
+    from reenact.models.load import load_generator
+    from reenact.tracking.tracker import TrackerConfig
+
+    clip = Path(__file__).resolve().parents[1] / "examples" / "video" / "clip.mp4"
+    if not clip.is_file():
+        pytest.skip("bundled clip missing")
+    spec = pipeline.RunSpec("identity", load_generator("identity"), TrackerConfig(mode="video"), threads=1)
+    r = pipeline.run_file(spec, clip, 3, tmp_path)
+    assert r["frames"] == 3 and r["faces"] == 3
+    assert set(r["stage_ms"]) == set(pipeline.STAGES)
+    assert all(v > 0 for v in r["stage_ms"].values())
+    assert (tmp_path / "identity.mp4").stat().st_size > 0
