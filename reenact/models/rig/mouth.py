@@ -30,9 +30,10 @@ _SKIN_SAMPLES = np.asarray(R.CHEEK_L[:6] + R.CHEEK_R[:6])
 @dataclass(frozen=True)
 class MouthConfig:
     teeth_height_iod: float = 0.085    # visible upper-teeth height at most, in inter-ocular units
-    teeth_fraction: float = 0.5        # of the opening at most
-    teeth_shade: float = 0.9           # teeth brightness relative to the brightest skin sample
-    interior_shade: float = 0.28       # interior colour = lip colour * this
+    teeth_fraction: float = 0.85       # of the opening at most
+    teeth_shade: float = 0.95          # teeth brightness relative to the brightest skin sample
+    interior_shade: float = 0.28       # wide-open interior colour = lip colour * this
+    dark_gap_px: float = 6.0           # lip gap (px) from which the interior is fully dark
 
 
 def polygon_masks(points: np.ndarray, hw: tuple[int, int], erode_px: int = 0) -> np.ndarray:
@@ -88,9 +89,9 @@ def paint_mouth(crops: torch.Tensor, dst_pts: np.ndarray, box: tuple[int, int, i
     c01 = (crops + 1.0) * 0.5
     lip = _sample(c01, dst_pts, _LIP_SAMPLES)                               # (N, 3)
     skin = _sample(c01, dst_pts, _SKIN_SAMPLES)
-    interior = lip * cfg.interior_shade
-    tooth = skin.max(1, keepdim=True).values * cfg.teeth_shade * torch.tensor(
-        [1.0, 0.97, 0.90], device=dev, dtype=dt)
+    # Teeth: an off-white a little above the brightest skin channel (they catch the same light).
+    level = (skin.max(1, keepdim=True).values * 1.2).clamp(max=0.97)
+    tooth = level * cfg.teeth_shade * torch.tensor([0.96, 0.92, 0.84], device=dev, dtype=dt)
     y = torch.arange(h, device=dev, dtype=dt).view(1, h, 1)
     cols = np.arange(w)
     up_y, lo_y, taper = [], [], []
@@ -109,12 +110,16 @@ def paint_mouth(crops: torch.Tensor, dst_pts: np.ndarray, box: tuple[int, int, i
     teeth_h = teeth_h * tp.sqrt()
     depth = ((y - up_t) / gap).clamp(0.0, 1.0)                              # 0 at upper lip, 1 at lower
     in_teeth = ((up_t + teeth_h - y) / 1.2).clamp(0.0, 1.0) * (teeth_h > 0.8).to(dt)
-    # Teeth darken toward the corners and slightly toward their lower edge.
-    t_shade = (0.55 + 0.45 * tp) * (1.0 - 0.15 * ((y - up_t) / teeth_h.clamp(min=1e-3)).clamp(0, 1))
-    dark = 0.6 + 0.4 * (1.0 - (2.0 * depth - 1.0).abs())                    # throat shadow mid-way
-    dark = dark * (0.5 + 0.5 * tp)
+    # Teeth darken toward the corners, in the upper lip's shadow and toward their lower edge.
+    rel = ((y - up_t) / teeth_h.clamp(min=1e-3)).clamp(0, 1)
+    t_shade = (0.6 + 0.4 * tp) * (0.82 + 0.18 * (rel * 3.0).clamp(max=1.0)) * (1.0 - 0.12 * rel)
+    # Interior: a narrow gap reads as a darker lip seam, a wide one as the dark mouth; darkest
+    # mid-way (throat) and toward the corners.
+    seam = (gap / cfg.dark_gap_px).clamp(0.0, 1.0)
+    shade = 0.6 + (cfg.interior_shade - 0.6) * seam
+    dark = (1.0 - 0.35 * (1.0 - (2.0 * depth - 1.0).abs())) * (0.6 + 0.4 * tp)
     teeth_rgb = tooth.view(n, 3, 1, 1) * t_shade.unsqueeze(1)
-    inner_rgb = interior.view(n, 3, 1, 1) * dark.unsqueeze(1)
+    inner_rgb = lip.view(n, 3, 1, 1) * (shade * dark).unsqueeze(1)
     a = in_teeth.unsqueeze(1)
     painted01 = a * teeth_rgb + (1.0 - a) * inner_rgb
     return painted01 * 2.0 - 1.0
