@@ -2,7 +2,6 @@
 selection, two faces and a face at the frame edge, failure without a file, still editing."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest

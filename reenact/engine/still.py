@@ -8,7 +8,6 @@ AUs, crop_from_frame) for ``reenact image``, sweeps and evaluation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
