@@ -42,6 +42,8 @@ def edit_video(input_path: str | Path, output_path: str | Path, generator, au_so
             from reenact.tracking.tracker import TrackerConfig
             tracker_cfg = TrackerConfig(mode="video", fps=float(src.info.rate or 30))
         sink = VideoSink(output_path, src.info, sink_cfg, audio_from=input_path)
+        if src.info.rotation:
+            log(f"{input_path.name}: rotation {src.info.rotation} degrees (display matrix) kept in the output")
         told = len(sink.notes)
         for note in sink.notes:
             log(note)
