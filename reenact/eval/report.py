@@ -439,15 +439,19 @@ def run_eval(cfg: EvalConfig) -> dict:
 
 def _summary_plots(report: dict, out: Path) -> list[str]:
     """Per-AU expression distance of each model (first preset, or pairs when present)."""
-    series = {}
+    series, what = {}, ""
     for m in report["models"]:
-        block = m.get("pairs") or next(iter(m["presets"].values()), None)
+        if m.get("pairs"):
+            block, what = m["pairs"], "pairs: neutral edited toward the real smile's AUs"
+        else:
+            name = next(iter(m["presets"]), None)
+            block, what = (m["presets"][name], f"preset {name}") if name else (None, "")
         if block and block.get("au_distance"):
             series[m["name"]] = block["au_distance"]["per_au"]
     if not series:
         return []
     plots.per_au_bars(series, out / "au_distance_per_au.png", "mean |estimated - requested|",
-                      "expression distance per AU (0-5 scale)")
+                      f"expression distance per AU (0-5 scale), {what}")
     return ["au_distance_per_au.png"]
 
 
