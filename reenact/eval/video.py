@@ -23,7 +23,9 @@ from reenact.aus.names import NUM_AUS
 from reenact.cli.errors import ReenactError
 from reenact.eval import metrics as M
 from reenact.eval import plots
-from reenact.eval.editing import _box_iou, generator_align
+from reenact.eval.editing import Analysed, _box_iou, generator_align
+from reenact.eval.identity import acd
+from reenact.eval.stats import acd_stats, stats
 from reenact.frame import Frame
 from reenact.tracking.align import crop_from_frame, invert_affine
 from reenact.tracking.tracker import FaceTracker, TrackerConfig
@@ -124,9 +126,9 @@ def evaluate_video(name: str, gen, cfg, ident, presets: list, out: Path, picture
            "targets": cfg.video_targets or (presets[0].name if presets else None),
            "flicker": _safe(M.flicker_ratio, outs, frames, masks),
            "flow_warped": _safe(M.flow_warped_error, outs, frames, masks),
-           "seam_excess": _stats(seams),
+           "seam_excess": stats(seams),
            "au_distance": M.au_distance(tgt[ok], got[ok], own[ok]).as_dict() if ok.any() else None,
-           "acd": _acd_stats(acds),
+           "acd": acd_stats(acds),
            "face_found_rate": float(np.mean(found)) if found else None}
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[-40:] + "_video"
     plots.au_over_time(times, {"input (own)": own, "target": tgt, "output (estimated)": got},
@@ -142,9 +144,6 @@ def evaluate_video(name: str, gen, cfg, ident, presets: list, out: Path, picture
 
 
 def _acd(ident, img, out_img, face, out_face) -> float:
-    from reenact.eval.identity import acd
-    from reenact.eval.editing import Analysed
-
     a = ident.describe(img, Analysed(face, None))
     b = ident.describe(out_img, Analysed(out_face, None))
     return acd(a, b)
@@ -155,15 +154,3 @@ def _safe(fn, *args):
         return fn(*args)
     except ValueError:  # e.g. no two consecutive frames with a face
         return None
-
-
-def _stats(values):
-    from reenact.eval.report import stats
-
-    return stats(values)
-
-
-def _acd_stats(values):
-    from reenact.eval.report import acd_stats
-
-    return acd_stats(values)
