@@ -32,3 +32,13 @@ def test_acd_identical_zero_and_changed_image_positive():
     assert I.acd(d, fd.describe(img.copy(), box)) == 0.0
     flipped = np.ascontiguousarray(img[::-1])  # upside down: not a face dlib's net knows
     assert I.acd(d, fd.describe(flipped, box)) > 0.1
+
+
+def test_missing_dlib_is_named_with_the_install_command(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "dlib" else real(name, *a))
+    assert I.unavailable_reason() == "dlib is not installed"
+    with pytest.raises(RuntimeError, match="pip install"):
+        I.FaceDescriptor()

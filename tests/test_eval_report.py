@@ -155,3 +155,15 @@ def test_cli_eval(tmp_path, pairs_dir):
     assert (tmp_path / "cli" / "report.json").is_file()
     res = runner.invoke(app, ["eval", "--pairs", "--out", str(tmp_path / "x")])
     assert isinstance(res.exception, ReenactError) and "--pairs needs --faces" in str(res.exception)
+
+
+def test_missing_dlib_lists_acd_as_not_computed(tmp_path, pairs_dir, monkeypatch):
+    import reenact.eval.subjects as subjects
+
+    monkeypatch.setattr(subjects, "unavailable_reason", lambda: "dlib is not installed")
+    data = jsonable(run_eval(_fast(["identity"], tmp_path / "r", faces=pairs_dir / "neutral",
+                                   sweep_faces=0, identity=True)))
+    entry = next(e for e in data["not_computed"] if e["metric"].startswith("ACD"))
+    assert entry["reason"] == "dlib is not installed" and "dlib-bin" in entry["install"]
+    assert data["models"][0]["zero_edit"]["acd"] is None
+    assert "dlib is not installed" in (tmp_path / "r" / "report.md").read_text()
