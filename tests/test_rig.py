@@ -182,3 +182,17 @@ def test_rig_file_round_trip(rig, tmp_path):
 def test_backward_flow_is_zero_without_motion():
     t = _template()
     assert not backward_flow(t, t, SIZE).any()
+
+
+def test_closed_eye_gets_a_lash_line_in_the_face_own_colour(rig):
+    gen = RigGenerator(rig, RigConfig(size=256))
+    lms = torch.from_numpy(_template(256)[None])
+    crops = torch.full((1, 3, 256, 256), 0.6)
+    for i in R.EYE_L_UPPER + R.EYE_R_UPPER:                              # dark lashes on the lids
+        x, y = np.round(lms[0, i].numpy()).astype(int)
+        crops[0, :, y, x] = -0.8
+    out = gen(crops, _aus(AU45=5), landmarks=lms, source_aus=_aus())
+    res = out.blend(crops)[0].mean(0).numpy()
+    closed = rig.displace(lms.numpy().astype(np.float64), _aus(AU45=5).numpy(), 256, 0.2)[0]
+    x, y = np.round(closed[R.EYE_L_UPPER[4]]).astype(int)
+    assert res[y - 1:y + 2, x].min() < 0.0                               # the line is there, dark

@@ -13,7 +13,8 @@ import torch
 
 from reenact.aus.names import NUM_AUS
 from reenact.models.protocol import GeneratorOutput
-from reenact.models.rig.model import RigModel, _iod
+from reenact.models.rig.eyes import lash_colour, lash_weight
+from reenact.models.rig.model import BLINK, RigModel, _iod
 from reenact.models.rig.regions import LIP_INNER_LOWER, LIP_INNER_UPPER
 
 INNER_LIPS = LIP_INNER_UPPER + LIP_INNER_LOWER
@@ -37,6 +38,7 @@ class RigConfig:
     min_delta: float = 1e-3
     mouth: MouthConfig = MouthConfig()
     mouth_fill: bool = True
+    lash_line: bool = True
     flow_step: int = 1
 
 
@@ -82,6 +84,12 @@ class RigGenerator:
         opens = _mouth_opens(src, dst)
         if self.cfg.mouth_fill and opens.any():
             sub, moving = self._fill_mouth(crops, src, dst, full, sub, moving, (x0, y0), opens)
+        closure = np.clip(delta[:, BLINK] / 5.0 * self.model.blink_close, 0.0, 1.0)
+        if self.cfg.lash_line and (closure > 0.7).any():
+            w = torch.from_numpy(lash_weight(dst, closure, (x0, y0, x1, y1))).to(sub.device, sub.dtype)
+            lash = (lash_colour((crops + 1.0) * 0.5, src) * 2.0 - 1.0).view(n, 3, 1, 1)
+            sub = sub * (1.0 - w) + lash * w
+            moving = torch.maximum(moving, w)
         color = crops.clone()
         color[:, :, y0:y1, x0:x1] = sub
         attention = torch.ones_like(crops[:, :1])

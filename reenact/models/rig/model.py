@@ -31,7 +31,7 @@ class RigModel:
     weights: np.ndarray
     ref_size: int = 256
     ref_margin: float = 0.2
-    blink_close: float = 0.98
+    blink_close: float = 1.0
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):

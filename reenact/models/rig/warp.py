@@ -66,9 +66,10 @@ def backward_flow(src: np.ndarray, dst: np.ndarray, size: int, step: int = 1,
     active = (moving[np.minimum(simplices, MESH_POINTS - 1)] & (simplices < MESH_POINTS)).any(1)
     simplices = simplices[active]
     # src_from_dst - identity, per triangle, as float32 coefficient rows: flow = c0 x + c1 y + c2.
-    coef = (_triangle_affines(pd[simplices], ps[simplices])
-            - np.array([[1.0, 0, 0], [0, 1.0, 0]])).astype(np.float32)
-    ids = _rasterise_ids(pd[simplices] / step, n_lat)
+    affines, ok = _triangle_affines(pd[simplices], ps[simplices])
+    coef = (affines - np.array([[1.0, 0, 0], [0, 1.0, 0]])).astype(np.float32)
+    # Collapsed output triangles (a fully closed lid) are not drawn: their neighbours cover the line.
+    ids = _rasterise_ids(pd[simplices] / step, n_lat, ok)
     ys, xs = np.nonzero(ids >= 0)
     t = ids[ys, xs]
     px = (xs * step).astype(np.float32)
@@ -89,25 +90,27 @@ def upsample_flow(lattice: torch.Tensor, size: int, step: int) -> torch.Tensor:
     return up[:, :, :size, :size].permute(0, 2, 3, 1).contiguous()
 
 
-def _triangle_affines(tri_dst: np.ndarray, tri_src: np.ndarray) -> np.ndarray:
-    """(T, 3, 2) corners in the output and in the input -> (T, 2, 3) src_from_dst affines.
-    Degenerate (zero-area) output triangles get the identity: they cover no pixel centre."""
+def _triangle_affines(tri_dst: np.ndarray, tri_src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 3, 2) corners in the output and in the input -> (T, 2, 3) src_from_dst affines, and a
+    bool (T,) that is False for degenerate (near-zero-area) output triangles (identity there)."""
     ones = np.ones(tri_dst.shape[:2] + (1,))
     a = np.concatenate([tri_dst, ones], 2)                                 # (T, 3, 3)
     det = np.linalg.det(a)
-    ok = np.abs(det) > 1e-9
+    ok = np.abs(det) > 1e-3                                                # twice the area, px^2
     out = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (len(a), 1, 1))
     sol = np.linalg.solve(a[ok], tri_src[ok])                              # (k, 3, 2): a @ sol = src
     out[ok] = sol.transpose(0, 2, 1)
-    return out
+    return out, ok
 
 
-def _rasterise_ids(tri_dst: np.ndarray, size: int) -> np.ndarray:
+def _rasterise_ids(tri_dst: np.ndarray, size: int, draw: np.ndarray | None = None) -> np.ndarray:
     """Index of the triangle covering each pixel centre (int32 (size, size), -1 for none).
     Shared edges go to either neighbour: both maps agree there."""
     ids = np.full((size, size), -1, np.int32)
     pts = np.round(tri_dst * 16.0).astype(np.int32)                        # 4 fractional bits
     for i, tri in enumerate(pts):
+        if draw is not None and not draw[i]:
+            continue
         cv2.fillConvexPoly(ids, tri, int(i), lineType=cv2.LINE_8, shift=4)
     return ids
 
