@@ -1,7 +1,7 @@
 """Package discovery for the mapped layout (metadata lives in pyproject.toml).
 
-trainer/ and kernels/ sit at the repository's top level but install as reenact.trainer and
-reenact.kernels; find_packages cannot see through that mapping, so the subpackages are listed here.
+trainer/, kernels/ and examples/aus/ (the presets) sit at the repository's top level but install as reenact.trainer,
+reenact.kernels and reenact.presets; find_packages cannot see through that mapping, so the subpackages are listed here.
 """
 from setuptools import find_packages, setup
 
@@ -11,4 +11,5 @@ def mapped(root: str, prefix: str) -> list[str]:
 
 
 setup(packages=find_packages(include=["reenact", "reenact.*"])
-      + mapped("trainer", "reenact.trainer") + mapped("kernels", "reenact.kernels"))
+      + mapped("trainer", "reenact.trainer") + mapped("kernels", "reenact.kernels")
+      + ["reenact.presets"])

@@ -14,6 +14,7 @@ Schema (a JSON object; docs/aus.md has the full description)::
 from __future__ import annotations
 
 import json
+from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,7 +26,7 @@ from reenact.aus.names import AU_MAX, AU_MIN, NUM_AUS, au_index
 
 PRESET_KEYS = {"name", "description", "aus", "relative"}
 # Presets shipped with the project; a bare name ("smile") is looked up here.
-PRESET_DIR = Path(__file__).resolve().parents[2] / "examples" / "aus"
+PRESET_DIR = Path(str(resources.files("reenact.presets")))  # examples/aus/ in the repository
 
 
 @dataclass(frozen=True)
