@@ -18,8 +18,8 @@ import numpy as np
 from tqdm import tqdm
 
 DATA_ROOT = Path("/work/shared/data")
-VIDEOS: tuple[tuple[str, int], ...] = (("WolfgangLanger_Pexels.mp4", 2), ("single_face.mp4", 1),
-                                       )
+# (clip, frame stride). face_noface.mov is left out: its face part is the single_face.mp4 clip.
+VIDEOS: tuple[tuple[str, int], ...] = (("WolfgangLanger_Pexels.mp4", 2), ("single_face.mp4", 1))
 
 
 @dataclass(frozen=True)
