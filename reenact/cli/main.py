@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
-import typer
+# torch's OpenMP threads spin while waiting for work; on a 2-core machine shared with MediaPipe, the
+# decoder and the encoder that made the generator 5x slower (docs/speed.md). It must be set before
+# torch is imported, which the subcommand modules below may do.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from reenact.cli.errors import ReenactError
+import typer  # noqa: E402
+
+from reenact.cli.errors import ReenactError  # noqa: E402
 
 app = typer.Typer(help="Reenact: change the facial expression of people in video, in real time.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
