@@ -156,3 +156,9 @@ def test_torch_backend_bf16_is_close(gen, cfg):
     out = make_backend("torch", gen, cfg=cfg, precision="bf16")(crops, aus)
     assert out.color.dtype == torch.float32
     assert np.abs((out.color - ref.color).numpy()).mean() < 0.05
+
+
+def test_wrong_crop_size_is_a_clear_error(gen, cfg):
+    b = make_backend("torch", gen, cfg=cfg)
+    with pytest.raises(ValueError, match="64x64 crops"):
+        b(torch.zeros(1, 3, 32, 32), torch.zeros(1, 17))

@@ -57,8 +57,12 @@ class AUStem(nn.Module):
         # (K_aus, C * cases * cases): one matmul turns AUs into every channel's border-case values.
         self.register_buffer("table", table.permute(3, 2, 0, 1).reshape(self.n_aus, -1).float())
         self.register_buffer("index", torch.as_tensor(index, dtype=torch.long))
+        self.size = size
 
     def forward(self, images: torch.Tensor, aus_model: torch.Tensor) -> torch.Tensor:
+        if images.shape[-2:] != (self.size, self.size):
+            raise ValueError(f"this generator takes {self.size}x{self.size} crops, got "
+                             f"{tuple(images.shape[-2:])}")
         n = images.shape[0]
         cases = (aus_model.to(images.dtype) @ self.table.to(images.dtype)).view(
             n, self.channels, self.n_cases, self.n_cases)
