@@ -76,7 +76,7 @@ def test_dot_lands_on_the_displaced_landmark(rng, step):
     point = 61
     size = SIZE
     model = _one_point_rig(point, (1.0, -1.5), radius=10.0)   # AU12 = 4 -> (+4, -6) px
-    gen = RigGenerator(model, RigConfig(size=size, flow_step=step, mouth_fill=False))
+    gen = RigGenerator(model, RigConfig(size=size, flow_step=step, mouth_fill=False, appearance=False))
     lms = torch.from_numpy(_template(size)[None])
     src_xy = np.round(lms[0, point].numpy()).astype(int)
     lms[0, point] = torch.from_numpy(src_xy.astype(np.float32))   # the dot sits on the landmark
@@ -93,7 +93,8 @@ def test_dot_lands_on_the_displaced_landmark(rng, step):
 
 def test_attention_in_range_and_one_far_from_motion(rng):
     model = _one_point_rig(61, (0.0, -1.0))
-    gen = RigGenerator(model, RigConfig(size=SIZE, mouth_fill=False))
+    # Geometry only: the appearance model shades the whole cheek for an AU12 change.
+    gen = RigGenerator(model, RigConfig(size=SIZE, mouth_fill=False, appearance=False))
     lms = _landmarks(rng)
     out = gen(_crops(rng), _aus(AU12=3), landmarks=lms, source_aus=_aus())
     a = out.attention[0, 0].numpy()

@@ -2,7 +2,9 @@
 
 spec:
 - "rig" (the default): the embedded AU rig shipped in reenact/assets (no download, CPU friendly);
-- "rig:PATH.npz": a rig fitted by ``python -m reenact.models.rig.fit --out PATH.npz``;
+- "rig:PATH.npz": a rig fitted by ``python -m reenact.models.rig.fit --out PATH.npz``, or an
+  appearance model (``python -m reenact.models.rig.appearance_fit --out PATH.npz``): the embedded
+  rig with that shading model on; "rig:appearance" is the embedded rig with the embedded one;
 - "identity": a generator whose attention is 1 everywhere (returns its input; plumbing tests);
 - a path to a GANimation checkpoint (ours, or the original authors' ``net_epoch_N_id_G.pth``).
 """
@@ -47,6 +49,33 @@ class IdentityGenerator:
                                attention=torch.ones(n, 1, h, w, device=crops.device, dtype=crops.dtype))
 
 
+def _is_appearance_file(path: Path) -> bool:
+    """Whether ``path`` is a rig appearance model (an npz holding shading ``fields``)."""
+    import numpy as np
+
+    if not path.is_file():
+        return False
+    try:
+        with np.load(path) as z:
+            return "fields" in z.files
+    except (ValueError, OSError):
+        return False
+
+
+def _rig_with_appearance(path: Path | None, device):
+    """The embedded rig with the appearance (shading) model of ``path`` or the embedded one."""
+    from dataclasses import replace
+
+    from reenact.models.rig.appearance import AppearanceModel
+    from reenact.models.rig.generator import RigConfig, RigGenerator
+
+    try:
+        appearance = AppearanceModel.load(path)
+    except (ValueError, KeyError, OSError) as e:
+        raise ReenactError(f"cannot load the rig appearance model {path or '(embedded)'}: {e}") from None
+    return RigGenerator(cfg=replace(RigConfig(), appearance=True), device=device, appearance=appearance)
+
+
 def load_generator(spec: str | Path = "rig", device: str | torch.device = "cpu"):
     """A protocol generator (reenact.models.protocol) for ``spec``; see the module docstring."""
     text = str(spec)
@@ -55,6 +84,8 @@ def load_generator(spec: str | Path = "rig", device: str | torch.device = "cpu")
         from reenact.models.rig.model import RigModel
 
         path = text[4:] if text.startswith("rig:") else None
+        if path == "appearance" or (path is not None and _is_appearance_file(Path(path))):
+            return _rig_with_appearance(None if path == "appearance" else Path(path), device)
         if path is not None and not Path(path).is_file():
             raise ReenactError(f"rig file not found: {path}")
         try:

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from reenact.aus.names import AU_NAMES, au_index
 from reenact.aus.presets import Preset, load_preset
 from reenact.models.rig.data import DATA_ROOT, heldout_london_ids, london_paths, read_rgb
+from reenact.models.rig.appearance import AppearanceModel
 from reenact.models.rig.generator import RigConfig, RigGenerator
 from reenact.models.rig.model import RigModel
 
@@ -129,6 +130,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=Path("build/rig/eval.json"))
     ap.add_argument("--strip", type=Path, default=Path("build/rig/strips.png"))
     ap.add_argument("--no-mouth", action="store_true", help="switch the mouth-interior fill off")
+    ap.add_argument("--appearance", action="store_true", help="switch the appearance model on")
+    ap.add_argument("--appearance-file", type=Path, default=None,
+                    help="appearance .npz (default: the embedded one)")
+    ap.add_argument("--appearance-strips", type=Path, default=None,
+                    help="only write input | geometry | + appearance | real smile strips here")
     ap.add_argument("--presets", default=",".join(PRESETS))
     ap.add_argument("--limit", type=int, default=0, help="only the first N held-out faces")
     ap.add_argument("--video", type=Path, nargs="*",
@@ -136,8 +142,15 @@ def main(argv: list[str] | None = None) -> None:
                              DATA_ROOT / "video" / "WolfgangLanger_Pexels.mp4"],
                     help="clips for the flicker check (none: skip)")
     args = ap.parse_args(argv)
-    cfg = replace(RigConfig(), mouth_fill=not args.no_mouth)
-    gen = RigGenerator(RigModel.load(args.rig), cfg)
+    if args.appearance_strips is not None:
+        ids = heldout_london_ids()
+        ms = appearance_strips(ids[:args.limit] if args.limit else ids, args.appearance_strips,
+                               appearance=args.appearance_file)
+        print(f"appearance: {ms:.2f} ms per face (median, edit with minus without)")
+        return
+    cfg = replace(RigConfig(), mouth_fill=not args.no_mouth, appearance=args.appearance)
+    gen = RigGenerator(RigModel.load(args.rig), cfg,
+                       appearance=AppearanceModel.load(args.appearance_file) if args.appearance else None)
     presets = {"issue_smile": ISSUE_SMILE}
     presets.update({n: load_preset(n) for n in args.presets.split(",") if n})
     ids = heldout_london_ids()
@@ -188,6 +201,39 @@ def video_flicker(generator: RigGenerator, path: Path, preset: Preset, max_frame
     return {"clip": path.name, "frames": len(d_in) + 1, "input_change": float(np.mean(d_in)),
             "output_change": float(np.mean(d_out)),
             "ratio": float(np.mean(d_out) / max(np.mean(d_in), 1e-9))}
+
+
+def appearance_strips(ids: list[str], path: Path, preset: Preset = ISSUE_SMILE,
+                      appearance: Path | None = None) -> float:
+    """Side-by-side strips, one row per held-out face: input | rig geometry only | rig +
+    appearance | the same person's real smile (all aligned crops), written to ``path``.
+    Returns the median ms per face of the appearance part (the rig with it minus without)."""
+    from reenact.eval.editing import StillAnalyser, edit_face
+    from reenact.tracking.align import crop_from_frame, warp_to_crop
+
+    geo = RigGenerator(RigModel.load(), RigConfig())
+    app = RigGenerator(geo.model, RigConfig(appearance=True),
+                       appearance=AppearanceModel.load(appearance))
+    rows, extra = [], []
+    with StillAnalyser(max_faces=1) as analyser:
+        for nnn in tqdm(ids, desc="appearance strips"):
+            neutral, smiling = (read_rgb(p) for p in london_paths(DATA_ROOT, nnn))
+            src, real = analyser.largest(neutral), analyser.largest(smiling)
+            if src is None or real is None:
+                continue
+            target = preset.apply(src.aus)
+            t0 = time.perf_counter()
+            a = edit_face(geo, neutral, src.face, src.aus, target)
+            t1 = time.perf_counter()
+            b = edit_face(app, neutral, src.face, src.aus, target)
+            extra.append((time.perf_counter() - t1) - (t1 - t0))
+            real_crop = warp_to_crop(smiling, crop_from_frame(real.face.landmarks, geo.align), geo.image_size)
+            rows.append(np.concatenate([a.crop_in, a.crop_out, b.crop_out, real_crop], 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    cv2.imwrite(str(tmp), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
+    tmp.replace(path)
+    return 1e3 * float(np.median(extra))
 
 
 if __name__ == "__main__":

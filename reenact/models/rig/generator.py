@@ -13,6 +13,7 @@ import torch
 
 from reenact.aus.names import NUM_AUS
 from reenact.models.protocol import GeneratorOutput
+from reenact.models.rig.appearance import AppearanceModel
 from reenact.models.rig.eyes import lash_colour, lash_weight
 from reenact.models.rig.model import BLINK, RigModel, _iod
 from reenact.models.rig.regions import LIP_INNER_LOWER, LIP_INNER_UPPER
@@ -28,7 +29,9 @@ class RigConfig:
     """size/margin: the crop the rig works on; full_at_px: flow (crop px) at which the mask is 1;
     mask_blur: softness of the mask edge (px); amplitude: global gain on the AU change;
     min_delta: AU changes below this are treated as no change (keeps A exactly 1);
-    flow_step: the piecewise-affine map is evaluated every flow_step pixels and upsampled."""
+    flow_step: the piecewise-affine map is evaluated every flow_step pixels and upsampled;
+    appearance: multiply C by the appearance model's per-AU shading change (cheeks, folds; see
+    appearance.py), appearance_full_at: |log-luminance change| at which A reaches 0 there."""
 
     size: int = 256
     margin: float = 0.2
@@ -40,6 +43,8 @@ class RigConfig:
     mouth_fill: bool = True
     lash_line: bool = True
     flow_step: int = 1
+    appearance: bool = True
+    appearance_full_at: float = 0.01
 
 
 class RigGenerator:
@@ -48,9 +53,11 @@ class RigGenerator:
     needs_landmarks = True
 
     def __init__(self, model: RigModel | None = None, cfg: RigConfig = RigConfig(),
-                 device: str | torch.device = "cpu"):
+                 device: str | torch.device = "cpu", appearance: AppearanceModel | None = None):
         self.model = model if model is not None else RigModel.load()
         self.cfg = cfg
+        self.appearance = appearance if appearance is not None or not cfg.appearance \
+            else AppearanceModel.load()
         self.image_size = cfg.size
         self.align = AlignConfig(size=cfg.size, margin=cfg.margin)
         self.device = torch.device(device)
@@ -94,7 +101,20 @@ class RigGenerator:
         color[:, :, y0:y1, x0:x1] = sub
         attention = torch.ones_like(crops[:, :1])
         attention[:, :, y0:y1, x0:x1] = 1.0 - moving
+        if self.cfg.appearance and self.appearance is not None:
+            color, attention = self._shade(color, attention, delta, dst, s)
         return GeneratorOutput(color=color.clamp(-1.0, 1.0), attention=attention)
+
+    def _shade(self, color, attention, delta, dst, s):
+        """Multiply C by the appearance model's luminance ratio, drawn on the displaced face, and
+        lower A where it changes anything (A stays exactly 1 where the field is 0)."""
+        log_gain = self.appearance.log_gain(delta, dst, s)
+        if log_gain is None:
+            return color, attention
+        log_gain = log_gain.to(color.device, color.dtype)
+        color = ((color + 1.0) * torch.exp(log_gain) - 1.0)
+        shaded = (log_gain.abs() / self.cfg.appearance_full_at).clamp(0.0, 1.0)
+        return color, torch.minimum(attention, 1.0 - shaded)
 
     def _fill_mouth(self, crops, src, dst, full, sub, moving, origin, opens):
         """Paint the mouth's inside where the lips part beyond the input, within the box around

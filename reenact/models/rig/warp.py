@@ -79,6 +79,27 @@ def backward_flow(src: np.ndarray, dst: np.ndarray, size: int, step: int = 1,
     return flow
 
 
+def triangle_flow(src: np.ndarray, dst: np.ndarray, simplices: np.ndarray,
+                  size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Backward flow over fixed triangles (no triangulation per call): float32 (size, size, 2)
+    with input position = output pixel + flow, and a bool (size, size) of the pixels some output
+    triangle covers (flow 0 elsewhere: the caller decides what uncovered pixels get).
+
+    src, dst: (P, 2) points in the input and the output, px of a ``size`` lattice; simplices:
+    int (T, 3) indices into them."""
+    src = np.asarray(src, np.float64)
+    dst = np.asarray(dst, np.float64)
+    affines, ok = _triangle_affines(dst[simplices], src[simplices])
+    coef = (affines - np.array([[1.0, 0, 0], [0, 1.0, 0]])).astype(np.float32)
+    ids = _rasterise_ids(dst[simplices], size, ok)
+    flow = np.zeros((size, size, 2), np.float32)
+    ys, xs = np.nonzero(ids >= 0)
+    t = ids[ys, xs]
+    for k in range(2):
+        flow[ys, xs, k] = coef[t, k, 0] * xs + coef[t, k, 1] * ys + coef[t, k, 2]
+    return flow, ids >= 0
+
+
 def upsample_flow(lattice: torch.Tensor, size: int, step: int) -> torch.Tensor:
     """(N, L, L, C) values on the lattice k * step -> (N, size, size, C) at every pixel (bilinear;
     exact on the lattice, zero where the lattice is zero around)."""
