@@ -120,17 +120,10 @@ class VideoSource:
         while True:
             try:
                 packet = next(demux)
+                frames = packet.decode()
             except StopIteration:
                 return
-            except av.FFmpegError:
-                self.decode_errors += 1
-                consecutive += 1
-                if consecutive > MAX_CONSECUTIVE_ERRORS:
-                    return
-                continue
-            try:
-                frames = packet.decode()
-            except av.FFmpegError:
+            except av.FFmpegError:  # a damaged packet, in demuxing or decoding: count it, go on
                 self.decode_errors += 1
                 consecutive += 1
                 if consecutive > MAX_CONSECUTIVE_ERRORS:
