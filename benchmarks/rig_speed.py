@@ -16,10 +16,11 @@ from reenact.models.load import load_generator
 from reenact.tracking.align import template_points
 
 
-def bench(preset: str, batch: int, repeats: int, flow_step: int | None) -> tuple[float, float]:
+def bench(preset: str, batch: int, repeats: int, flow_step: int | None,
+          model: str = "rig") -> tuple[float, float]:
     """(wall ms, process CPU ms) per face, medians. On a shared, loaded machine the CPU time is
     the better estimate of the cost on an idle one (one thread)."""
-    gen = load_generator("rig")
+    gen = load_generator(model)
     if flow_step is not None:
         from dataclasses import replace
         gen.cfg = replace(gen.cfg, flow_step=flow_step)
@@ -48,11 +49,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--flow-step", type=int, default=None)
+    ap.add_argument("--model", default="rig", help="rig (with its shading model), rig:geometry, ...")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     for preset in args.presets.split(","):
         for b in args.batch:
-            wall, cpu = bench(preset, b, args.repeats, args.flow_step)
+            wall, cpu = bench(preset, b, args.repeats, args.flow_step, args.model)
             print(f"{preset:12s} batch {b}: {wall:6.1f} ms/face wall, {cpu:6.1f} ms/face CPU")
 
 

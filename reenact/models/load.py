@@ -4,7 +4,8 @@ spec:
 - "rig" (the default): the embedded AU rig shipped in reenact/assets (no download, CPU friendly);
 - "rig:PATH.npz": a rig fitted by ``python -m reenact.models.rig.fit --out PATH.npz``, or an
   appearance model (``python -m reenact.models.rig.appearance_fit --out PATH.npz``): the embedded
-  rig with that shading model on; "rig:appearance" is the embedded rig with the embedded one;
+  rig with that shading model on; "rig:geometry": the embedded rig without its shading model
+  (geometry and painted mouth only; for comparisons);
 - "identity": a generator whose attention is 1 everywhere (returns its input; plumbing tests);
 - a path to a GANimation checkpoint (ours, or the original authors' ``net_epoch_N_id_G.pth``).
 """
@@ -84,8 +85,13 @@ def load_generator(spec: str | Path = "rig", device: str | torch.device = "cpu")
         from reenact.models.rig.model import RigModel
 
         path = text[4:] if text.startswith("rig:") else None
-        if path == "appearance" or (path is not None and _is_appearance_file(Path(path))):
-            return _rig_with_appearance(None if path == "appearance" else Path(path), device)
+        if path == "geometry":
+            from dataclasses import replace
+
+            from reenact.models.rig.generator import RigConfig
+            return RigGenerator(cfg=replace(RigConfig(), appearance=False), device=device)
+        if path is not None and _is_appearance_file(Path(path)):
+            return _rig_with_appearance(Path(path), device)
         if path is not None and not Path(path).is_file():
             raise ReenactError(f"rig file not found: {path}")
         try:

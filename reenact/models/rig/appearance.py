@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from reenact.aus.names import AU_NAMES, NUM_AUS
+from reenact.models.rig import regions as R
 from scipy.spatial import Delaunay
 
 from reenact.models.rig.warp import MESH_POINTS, apply_flow, triangle_flow
@@ -52,6 +53,7 @@ class AppearanceModel:
         self.fields = f
         self.aus = tuple(int(a) for a in self.aus)
         self.template = np.asarray(self.template, np.float32).reshape(478, 2)
+        self._points = _coarse_points(self.template)
         self._simplices = self._support_triangles()
 
     @property
@@ -71,8 +73,9 @@ class AppearanceModel:
         # Warp each face's mix from the template shape onto its landmarks, at R x R: the output
         # triangles are the face's, each samples its template triangle.
         tpl = _rescale(self.template, self.ref_size, r)
-        flows, covered = zip(*(triangle_flow(tpl, _rescale(p, size, r), self._simplices, r)
-                               for p in np.asarray(landmarks, np.float64)))
+        pts = np.asarray(landmarks, np.float64)[:, self._points]
+        flows, covered = zip(*(triangle_flow(tpl[self._points], _rescale(p, size, r), self._simplices, r)
+                               for p in pts))
         warped = apply_flow(mix, torch.from_numpy(np.stack(flows)))
         # Outside the triangles that carry the field there is no field (not the template's pixel).
         warped = warped * torch.from_numpy(np.stack(covered)).unsqueeze(1).to(warped.dtype)
@@ -81,10 +84,12 @@ class AppearanceModel:
         return out
 
     def _support_triangles(self) -> np.ndarray:
-        """int (T, 3): the template mesh's triangles (fixed: the face's shape is close to the
-        template's where the field lives) that touch a non-zero field pixel."""
+        """int (T, 3) into ``self._points``: the triangles of a coarse mesh on the template
+        (fixed: the face's shape is close to the template's where the field lives) that touch a
+        non-zero field pixel. The field is smooth: a coarse mesh warps it as well as the full one
+        at a fraction of the rasterisation."""
         r = self.resolution
-        tpl = _rescale(self.template, self.ref_size, r)[:MESH_POINTS]
+        tpl = _rescale(self.template, self.ref_size, r)[self._points]
         simplices = Delaunay(tpl).simplices
         support = np.abs(self.fields).max(0) > 0
         keep = []
@@ -129,6 +134,24 @@ class AppearanceModel:
             raise ValueError(f"{name}: unknown AU names {unknown or 'missing'} (expected {names})")
         return cls(fields, tuple(names.index(a) for a in meta["aus"]), template,
                    int(meta["ref_size"]), float(meta["ref_margin"]), meta)
+
+
+# Kept in the coarse mesh: the contours the shading hugs (lips, eye corners and lids, nose wings,
+# the face oval), so the fold beside the mouth follows the mouth corner exactly.
+_CONTOURS = (R.LIP_OUTER_UPPER + R.LIP_OUTER_LOWER + R.EYE_L_UPPER + R.EYE_L_LOWER + R.EYE_R_UPPER
+             + R.EYE_R_LOWER + R.NOSE_WING + (1, 4, 152, 10))
+
+
+def _coarse_points(template: np.ndarray, count: int = 140) -> np.ndarray:
+    """Indices of ``count`` mesh points: the contours, then farthest-point sampling of the rest."""
+    pts = np.asarray(template, np.float64)[:MESH_POINTS]
+    chosen = list(dict.fromkeys(_CONTOURS))
+    dist = np.min(np.linalg.norm(pts[:, None] - pts[chosen][None], axis=-1), axis=1)
+    while len(chosen) < count:
+        i = int(np.argmax(dist))
+        chosen.append(i)
+        dist = np.minimum(dist, np.linalg.norm(pts - pts[i], axis=1))
+    return np.asarray(chosen)
 
 
 def _rescale(points: np.ndarray, size: int, res: int) -> np.ndarray:

@@ -228,7 +228,10 @@ def appearance_strips(ids: list[str], path: Path, preset: Preset = ISSUE_SMILE,
             b = edit_face(app, neutral, src.face, src.aus, target)
             extra.append((time.perf_counter() - t1) - (t1 - t0))
             real_crop = warp_to_crop(smiling, crop_from_frame(real.face.landmarks, geo.align), geo.image_size)
-            rows.append(np.concatenate([a.crop_in, a.crop_out, b.crop_out, real_crop], 1))
+            # The face itself (the crop's border is background), enlarged so shading shows.
+            tiles = [x[48:216, 44:212] for x in (a.crop_in, a.crop_out, b.crop_out, real_crop)]
+            rows.append(cv2.resize(np.concatenate(tiles, 1), None, fx=1.5, fy=1.5,
+                                   interpolation=cv2.INTER_CUBIC))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
     cv2.imwrite(str(tmp), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
