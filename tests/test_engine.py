@@ -234,6 +234,23 @@ def test_live_process_is_one_in_one_out():
     assert pres[0] == 0.0 and 0 < pres[1] < pres[2] < pres[3] < pres[4] == 1.0
 
 
+def test_mask_on_request_matches_what_the_paste_changed():
+    eng = Engine(PaintGen(), au_source=ConstSource(), estimator=ZeroEstimator(),
+                 cfg=EngineConfig(strength=0.5, fade_frames=0, lookahead=False),
+                 tracker=ScheduleTracker(lambda i: [fake_face(0, 80, 60, 60)]))
+    plain, asked = frames_of(2)
+    asked.meta["want_mask"] = True
+    before = asked.image.astype(float)
+    assert "mask" not in eng.process(plain).meta
+    out = eng.process(asked)
+    mask = out.meta["mask"]
+    assert mask.shape == out.image.shape[:2] and mask.max() == pytest.approx(0.5, abs=0.01)
+    # The painted red channel moved by mask * (255 - original): the mask is the paste weight.
+    moved = out.image[..., 0].astype(float) - before[..., 0]
+    np.testing.assert_allclose(moved, mask * (255 - before[..., 0]), atol=1.01)
+    assert mask[0, 0] == 0 and mask[60, 80] > 0.49
+
+
 # -- real faces: two faces, a face at the edge, stills ------------------------------------------------
 def _edit_still(image, gen, **kw):
     from reenact.tracking.tracker import FaceTracker

@@ -86,3 +86,16 @@ def paste_frame_faces(image: torch.Tensor, color: torch.Tensor, attention: torch
         return
     w = torch.as_tensor(np.asarray(weights, np.float32), device=color.device)
     paste_faces(image, color, crop_from_frame_m, paste_weight(attention, w), feather=feather)
+
+
+def paste_mask(height: int, width: int, attention: torch.Tensor, crop_from_frame_m: np.ndarray,
+               weights: np.ndarray, feather: float) -> np.ndarray:
+    """The paste weight of N faces in frame pixels: float32 (H, W) in [0, 1], 0 where the frame
+    keeps its own pixels. It is the same paste as ``paste_frame_faces``, of white crops onto a
+    black float frame, so the preview's mask view shows exactly what the edit touched."""
+    canvas = torch.full((3, height, width), -1.0, device=attention.device)
+    if len(attention):
+        w = torch.as_tensor(np.asarray(weights, np.float32), device=attention.device)
+        white = torch.ones((len(attention), 3) + tuple(attention.shape[-2:]), device=attention.device)
+        paste_faces(canvas, white, crop_from_frame_m, paste_weight(attention, w), feather=feather)
+    return ((canvas[0] + 1.0) * 0.5).clamp_(0, 1).cpu().numpy()

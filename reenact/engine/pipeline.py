@@ -8,7 +8,9 @@ the same order; ``flush()`` returns the rest at the end. Two things hold frames 
 ``process(frame)`` is the one-in, one-out form for live use (no look-ahead: edits fade in only).
 
 Frames without a selected face are returned untouched: their pixels are never converted, and
-``meta["edited"]`` stays unset so a sink may encode the decoded picture as is.
+``meta["edited"]`` stays unset so a sink may encode the decoded picture as is. A frame that
+arrives with ``meta["want_mask"]`` set leaves with ``meta["mask"]``: float32 (H, W), the weight
+with which edited pixels replaced the frame's own (a preview's mask view).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import numpy as np
 import torch
 
 from reenact.engine.compose import (crop_frame_faces, generator_align, paste_frame_faces,
-                                    run_generator, torch_threads)
+                                    paste_mask, run_generator, torch_threads)
 from reenact.engine.selection import FaceSelector
 from reenact.engine.stats import EngineStats
 from reenact.frame import Frame
@@ -205,6 +207,10 @@ class Engine:
                 weights = [self.cfg.strength * fr.meta["presence"][f.face_id] for f in faces]
                 paste_frame_faces(img, out.color[i:i + n], out.attention[i:i + n],
                                   fc.crop_from_frame, np.asarray(weights), self.cfg.feather)
+                if fr.meta.get("want_mask"):  # asked for by a preview's mask view
+                    fr.meta["mask"] = paste_mask(*fr.image.shape[:2], out.attention[i:i + n],
+                                                 fc.crop_from_frame, np.asarray(weights),
+                                                 self.cfg.feather)
                 if img.device.type != "cpu":
                     fr.image[...] = img.cpu().numpy()
                 fr.meta["edited"] = True

@@ -97,6 +97,8 @@ def run_live(capture: LiveCapture, process: Processor, cfg: LiveConfig = LiveCon
             if capture.ended:
                 break
             raise ReenactError(f"the camera gave no frame for {cfg.stall_s:.0f} s")
+        if keys is not None:
+            frame.meta["want_mask"] = keys.source.state().show_masks
         out = process(frame)
         now = clock()
         latency.add(now - frame.capture_time)
