@@ -152,10 +152,12 @@ def _heldout_rms(da, dy, fields, cols, mask) -> dict:
     """RMS log-luminance error on the skin of the held-out pairs: predicting no change vs the
     fields (each pair's own mean exposure change removed first: it is not the model's business)."""
     w = mask > 0.05
-    res = {}
+    res, per_pair = {}, {}
     for name, pred in (("zero", np.zeros_like(dy)), ("fields", np.einsum("pk,khw->phw", da[:, cols], fields))):
         e = dy - _skin_mean(dy, mask) - pred
         res[name] = round(float(np.sqrt((e[:, w] ** 2).mean())), 5)
+        per_pair[name] = np.sqrt((e[:, w] ** 2).mean(1))
+    res["pairs_closer"] = f"{int((per_pair['fields'] < per_pair['zero']).sum())} of {len(dy)}"
     return res
 
 
