@@ -34,6 +34,23 @@ def test_rig_from_a_fitted_file(tmp_path):
     assert load_generator(f"rig:{path}").model.weights.shape == (17, 478, 2)
 
 
+def test_rig_shading_on_by_default_geometry_spec_turns_it_off():
+    assert load_generator("rig").cfg.appearance and load_generator("rig").appearance is not None
+    assert not load_generator("rig:geometry").cfg.appearance
+
+
+def test_rig_with_an_appearance_file(tmp_path):
+    from reenact.models.rig.appearance import AppearanceModel
+
+    app = AppearanceModel.load()
+    app.fields = app.fields * 0.5
+    path = tmp_path / "shading.npz"
+    app.save(path)
+    gen = load_generator(f"rig:{path}")
+    assert gen.cfg.appearance
+    assert np.allclose(gen.appearance.fields, app.fields, atol=1e-3)
+
+
 def test_identity_returns_input():
     gen = load_generator("identity")
     crops = torch.rand(2, 3, 32, 32) * 2 - 1
