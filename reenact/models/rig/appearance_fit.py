@@ -42,7 +42,8 @@ class AppearanceFitConfig:
     blur_px: float = 3.0           # low-pass before reduction, reference crop px (256 crop)
     ridge: float = 2.0             # in (AU units)^2, pairs weigh 1
     oval_shrink_px: float = 10.0   # keep off the face edge (hair, background, jaw shadow)
-    hole_grow_px: float = 5.0      # grow the eye and inner-mouth holes
+    hole_grow_px: float = 5.0      # grow the lips' hole
+    eye_grow_px: float = 5.0       # grow the eyes' holes
     clip: float = 0.25             # |log ratio| per AU unit kept within this (a safety bound)
 
 
@@ -54,13 +55,16 @@ def skin_mask(template: np.ndarray, cfg: AppearanceFitConfig) -> np.ndarray:
     cv2.fillPoly(oval, [np.round(template[list(FACE_OVAL)]).astype(np.int32)], 1)
     k = int(2 * cfg.oval_shrink_px + 1)
     oval = cv2.erode(oval, np.ones((k, k), np.uint8))
-    holes = np.zeros((s, s), np.uint8)
     eye_l = R.EYE_L_UPPER + tuple(reversed(R.EYE_L_LOWER[1:-1]))
     eye_r = R.EYE_R_UPPER + tuple(reversed(R.EYE_R_LOWER[1:-1]))
-    for poly in (eye_l, eye_r, R.LIP_OUTER_UPPER + tuple(reversed(R.LIP_OUTER_LOWER[1:-1]))):
-        cv2.fillPoly(holes, [np.round(template[list(poly)]).astype(np.int32)], 1)
-    k = int(2 * cfg.hole_grow_px + 1)
-    holes = cv2.dilate(holes, np.ones((k, k), np.uint8))
+    lips = R.LIP_OUTER_UPPER + tuple(reversed(R.LIP_OUTER_LOWER[1:-1]))
+    holes = np.zeros((s, s), np.uint8)
+    for polys, grow in (((eye_l, eye_r), cfg.eye_grow_px), ((lips,), cfg.hole_grow_px)):
+        hole = np.zeros((s, s), np.uint8)
+        for poly in polys:
+            cv2.fillPoly(hole, [np.round(template[list(poly)]).astype(np.int32)], 1)
+        k = int(2 * grow + 1)
+        holes |= cv2.dilate(hole, np.ones((k, k), np.uint8))
     m = (oval * (1 - holes)).astype(np.float32)
     # The fitted AUs (cheek raiser, lip corners, lips part) do not reach the forehead: what the
     # pairs show there (a brighter band along the brows, hair at the top) is left out. The fields
@@ -167,10 +171,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ridge", type=float, default=AppearanceFitConfig.ridge)
     ap.add_argument("--blur", type=float, default=AppearanceFitConfig.blur_px)
     ap.add_argument("--resolution", type=int, default=AppearanceFitConfig.resolution)
+    ap.add_argument("--eye-grow", type=float, default=AppearanceFitConfig.eye_grow_px)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     model, report = fit(AppearanceFitConfig(ridge=args.ridge, blur_px=args.blur,
-                                               resolution=args.resolution))
+                                               resolution=args.resolution,
+                                               eye_grow_px=args.eye_grow))
     model.save(args.out)
     print(json.dumps(report, indent=1))
     print("AUs:", [AU_NAMES[a] for a in model.aus])
