@@ -63,8 +63,8 @@ class AppearanceModel:
     def log_gain(self, delta_aus: np.ndarray, landmarks: np.ndarray, size: int) -> torch.Tensor | None:
         """Log-luminance change over the crop, float32 (N, 1, size, size), for AU changes
         ``delta_aus`` (N, 17) of faces whose (displaced) landmarks are ``landmarks`` (N, 478, 2)
-        crop px of a ``size`` crop with the reference margin. Exactly 0 where the fields are 0;
-        None when no face has a change in the model's AUs."""
+        crop px of a ``size`` crop (any margin: the field follows the landmarks). Exactly 0
+        where the fields are 0; None when no face has a change in the model's AUs."""
         w = np.asarray(delta_aus, np.float32)[:, list(self.aus)]            # (N, K)
         if not np.any(w):
             return None

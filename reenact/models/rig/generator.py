@@ -1,7 +1,8 @@
 """The AU-rig generator: the embedded default behind the GANimation generator protocol.
 
 C is the input crop warped by the rig's landmark displacement (with a painted mouth interior where
-the lips part beyond the input), A is 1 minus a soft mask of where anything moves, so
+the lips part beyond the input), times the appearance model's shading change (folds, cheeks) drawn
+on the displaced face; A is 1 minus a soft mask of where anything moves or is shaded, so
 ``A * crop + (1 - A) * C`` is the edited face and a zero edit returns the input exactly.
 """
 from __future__ import annotations
