@@ -77,7 +77,7 @@ def image_command(
     strength: float = typer.Option(1.0, "--strength", min=0.0, max=1.0),
     faces: str = typer.Option("all", "--faces", help="all, largest, or a face id (ids go left to right)."),
     model: str = typer.Option("rig", "--model"),
-    backend: str = typer.Option("torch", "--backend"),
+    backend: str = typer.Option("auto", "--backend", help="auto, torch, onnxruntime, openvino or tensorrt."),
     device: str = typer.Option("cpu", "--device"),
 ) -> None:
     """Change the facial expression in a photo (or make a sweep/strip of expressions)."""

@@ -19,20 +19,15 @@ def register(app: typer.Typer) -> None:
 
 
 def load_model(model: str, backend: str, device: str, batch: int):
-    """The generator behind the chosen backend; every failure is a one-line ReenactError."""
+    """The generator behind the chosen backend; every failure is a one-line
+    ReenactError (an unavailable backend is an error, never a silent fallback)."""
+    from reenact.runtime.registry import make_backend
+
     try:
-        from reenact.runtime.registry import make_backend
-    except ImportError:  # runtime layer absent: plain torch generator
-        make_backend = None
-    try:
-        if make_backend is not None:
-            return make_backend(backend, model, device=device, batch=batch)
-        if backend not in ("torch", "auto"):
-            raise ReenactError(f"backend {backend!r} is not available here; use --backend torch")
-        from reenact.models.load import load_generator
-        return load_generator(model, device=device)
+        generator = make_backend(backend, model, device=device, batch=batch)
     except ImportError as e:
         raise ReenactError(f"model {model!r} cannot be loaded: {e}") from None
+    return generator
 
 
 def open_targets(aus: Optional[str], driver: Optional[Path], driver_end: str, fps: float):
@@ -68,7 +63,8 @@ def video_command(
                                    help="alpha in alpha*generated + (1-alpha)*real."),
     faces: str = typer.Option("all", "--faces", help="Which faces to edit: all, largest, or a face id."),
     model: str = typer.Option("rig", "--model", help="rig (embedded default), identity, or a checkpoint path."),
-    backend: str = typer.Option("torch", "--backend", help="torch, onnxruntime, openvino, tensorrt or auto."),
+    backend: str = typer.Option("auto", "--backend", help="auto (the fastest that runs here, and it "
+                                "says which), torch, onnxruntime, openvino or tensorrt."),
     batch: int = typer.Option(4, "--batch", min=1, help="Faces per generator call."),
     crf: int = typer.Option(18, "--crf", min=0, max=51, help="H.264 quality: 0 lossless, 18 visually lossless, 51 worst."),
     preset: str = typer.Option("veryfast", "--preset", help="x264 speed preset (ultrafast ... veryslow); veryfast: 3 ms CPU per 640x360 frame, medium: 8 ms and 9% smaller files."),

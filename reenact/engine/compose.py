@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reenact.kernels import crop_faces, paste_faces, paste_weight
+from reenact.kernels import paste_weight
+# CuPy kernels for CUDA frames where CuPy runs, the torch reference everywhere else.
+from reenact.kernels.dispatch import crop_faces, paste_faces
 from reenact.models.protocol import GeneratorOutput
 from reenact.tracking.align import AlignConfig, crop_from_frame, transform_points
 from reenact.tracking.types import Face

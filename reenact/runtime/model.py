@@ -112,11 +112,8 @@ def resolve_generator(model, device: str = "cpu"):
         if str(model).endswith(".onnx"):
             raise ReenactError(f"{model}: an ONNX file is an export, not a model; give the checkpoint "
                                "it was exported from")
-        try:
-            from reenact.models.load import load_generator
-        except ImportError:  # the loader module is not there yet: checkpoints still load
-            from reenact.models.checkpoint import load_generator
-            return load_generator(model, device=device)
+        from reenact.models.load import load_generator
+
         return load_generator(str(model), device=device)
     if not callable(model) or not hasattr(model, "image_size"):
         raise ReenactError(f"not a generator: {type(model).__name__} (needs image_size and __call__)")
