@@ -12,12 +12,15 @@ Face ids are not assigned here: that is the tracker's job (reenact.tracking.trac
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from reenact.tracking.native_logs import filtered_stderr
 
 MODES = ("image", "video", "live")
 
@@ -114,7 +117,9 @@ class FaceLandmarker:
             min_tracking_confidence=cfg.min_tracking_confidence,
             output_face_blendshapes=True, output_facial_transformation_matrixes=True,
             result_callback=self._callback if cfg.mode == "live" else None)
-        self._task = vision.FaceLandmarker.create_from_options(opts)
+        with filtered_stderr():
+            self._task = vision.FaceLandmarker.create_from_options(opts)
+        self._first_call = True
         self._size: tuple[int, int] = (0, 0)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -133,15 +138,15 @@ class FaceLandmarker:
     def detect(self, image: np.ndarray, timestamp_ms: int | None = None) -> list[RawFace]:
         """Faces in one RGB image (image mode) or video frame (video mode, timestamp required)."""
         mp_image, (w, h) = self._to_mp(image)
-        if self.cfg.mode == "image":
-            result = self._task.detect(mp_image)
-        elif self.cfg.mode == "video":
-            if timestamp_ms is None:
-                raise ValueError("video mode needs a timestamp_ms for every frame")
-            ts = self._monotonic(timestamp_ms)
-            result = self._task.detect_for_video(mp_image, ts)
-        else:
+        if self.cfg.mode == "live":
             raise RuntimeError("live mode is asynchronous: use submit() and latest()")
+        if self.cfg.mode == "video" and timestamp_ms is None:
+            raise ValueError("video mode needs a timestamp_ms for every frame")
+        with self._quiet_first_call():
+            if self.cfg.mode == "image":
+                result = self._task.detect(mp_image)
+            else:
+                result = self._task.detect_for_video(mp_image, self._monotonic(timestamp_ms))
         return _convert(result, w, h)
 
     def submit(self, image: np.ndarray, timestamp_ms: int) -> None:
@@ -149,7 +154,8 @@ class FaceLandmarker:
         if self.cfg.mode != "live":
             raise RuntimeError("submit() is for live mode")
         mp_image, self._size = self._to_mp(image)
-        self._task.detect_async(mp_image, self._monotonic(timestamp_ms))
+        with self._quiet_first_call():
+            self._task.detect_async(mp_image, self._monotonic(timestamp_ms))
 
     def latest(self) -> tuple[list[RawFace], int] | None:
         """Live mode: the newest result and its timestamp, or None before the first."""
@@ -157,6 +163,16 @@ class FaceLandmarker:
             return self._latest
 
     # -- helpers ---------------------------------------------------------------------------
+    @contextmanager
+    def _quiet_first_call(self):
+        """MediaPipe prints its start-up notices on the first inference too (see native_logs)."""
+        if not self._first_call:
+            yield
+            return
+        self._first_call = False
+        with filtered_stderr():
+            yield
+
     def _monotonic(self, ts: int) -> int:
         ts = max(int(ts), self._last_ts + 1)  # MediaPipe refuses equal or decreasing stamps
         self._last_ts = ts
