@@ -14,8 +14,12 @@ def register(app: typer.Typer) -> None:
 
 
 def eval_command(
-    model: List[str] = typer.Option(["rig"], "--model", "-m", help="A generator: rig, identity, "
-                                    "rig:FILE.npz or a checkpoint path. Repeat to compare models."),
+    model: List[str] = typer.Option(["rig"], "--model", "-m", help="A generator: rig, "
+                                    "rig:geometry (the rig without its shading model), rig:FILE.npz, "
+                                    "identity or a checkpoint path, optionally with @BACKEND[:PRECISION] "
+                                    "(e.g. ckpt.pt@openvino:bf16, ckpt.pt@onnxruntime:int8). Repeat "
+                                    "to compare models side by side; with two or more, raw output "
+                                    "differences against the first are reported too."),
     model2: Optional[str] = typer.Option(None, "--model2", help="A second model, side by side."),
     faces: Optional[Path] = typer.Option(None, "--faces", help="A folder of face images (or, with "
                                          "--pairs, two subfolders paired by leading id)."),
@@ -32,6 +36,13 @@ def eval_command(
     limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N images or pairs."),
     sweep_faces: int = typer.Option(1, "--sweep-faces", help="Faces with AU sweep grids."),
     identity: bool = typer.Option(True, "--identity/--no-identity", help="Compute ACD (needs dlib)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Runtime for models without "
+                                          "their own @BACKEND: auto, torch, onnxruntime, openvino, "
+                                          "tensorrt (default torch). Unavailable = error, never a "
+                                          "fallback."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="Precision for models without "
+                                            "their own :PRECISION: fp32, bf16, int8, fp16 (default: "
+                                            "the backend's, fp32 on the CPU)."),
     device: str = typer.Option("cpu", "--device", help="Where the generator runs."),
 ) -> None:
     """Expression distance, identity (ACD), zero-edit fidelity, paired realism, video flicker and
@@ -50,7 +61,8 @@ def eval_command(
     cfg = EvalConfig(models=models, out=out, faces=faces, pairs=pairs, video=video,
                      presets=tuple(p.strip() for p in presets.split(",") if p.strip()),
                      limit=limit, video_frames=video_frames or None, video_targets=video_targets,
-                     sweep_faces=sweep_faces, identity=identity, edit=EditConfig(device=device))
+                     sweep_faces=sweep_faces, identity=identity, backend=backend, precision=precision,
+                     edit=EditConfig(device=device))
     try:
         report = run_eval(cfg)
     except ValueError as e:  # AU inputs (presets, timelines) raise ValueError subclasses

@@ -12,7 +12,9 @@ DEFAULT_SWEEP_AUS = ("AU01", "AU04", "AU06", "AU12", "AU15", "AU25", "AU26", "AU
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """models: generator specs ("rig", "identity", a checkpoint path); faces: a folder of images
+    """models: generator specs ("rig", "identity", a checkpoint path), each optionally with
+    "@BACKEND[:PRECISION]" (reenact.eval.backends); backend / precision: the default for specs
+    without one (None: torch, the backend's default precision); faces: a folder of images
     (or of two paired subfolders with ``pairs``); video: a clip; presets: AU presets (names of
     shipped presets or JSON files); limit: first N images/pairs; video_frames: first N frames;
     video_targets: the AU source for the video (default: the first preset); sweep_aus /
@@ -34,4 +36,6 @@ class EvalConfig:
     strips: int = 4
     interp_steps: int = 6
     identity: bool = True
+    backend: str | None = None
+    precision: str | None = None
     edit: EditConfig = field(default_factory=EditConfig)

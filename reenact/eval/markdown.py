@@ -111,6 +111,9 @@ def render_markdown(report: dict) -> str:
         lines.append(f"Measured on these pairs: same person {_fmt(sp['mean'])} "
                      f"(min {_fmt(sp['min'])}, max {_fmt(sp['max'])}, n={sp['count']}); "
                      f"different people {_fmt(dp.get('mean'))} (n={dp.get('count', 0)}).")
+    from reenact.eval.agreement import agreement_markdown
+
+    lines += agreement_markdown(report.get("agreement"), _fmt)
     lines += _sweep_tables(models)
     warnings = [(m["name"], p, b["warning"]) for m in models
                 for p, b in m.get("presets", {}).items() if b.get("warning")]

@@ -37,6 +37,17 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def build_models(cfg: EvalConfig) -> list:
+    """(column label, generator) for each model of ``cfg``, each built by make_backend on its
+    backend and precision (reenact.eval.backends)."""
+    from reenact.eval.backends import build_generator, check_backend, check_precision, parse_model_spec
+
+    backend = check_backend(cfg.backend, "--backend") if cfg.backend else None
+    precision = check_precision(cfg.precision, "--precision") if cfg.precision else None
+    specs = [parse_model_spec(s).resolved(backend, precision) for s in cfg.models]
+    return [build_generator(m, cfg.edit.device) for m in specs]
+
+
 def load_generators(specs) -> list:
     """(spec, generator) for each spec; bad specs raise ReenactError (from the loader)."""
     try:
@@ -94,7 +105,7 @@ def run_eval(cfg: EvalConfig) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     presets = load_presets(cfg.presets)
-    models = load_generators(cfg.models)
+    models = build_models(cfg)
     ident = Identity(cfg.identity)
     report = {"format": "reenact-eval", "version": 1,
               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -114,7 +125,8 @@ def run_eval(cfg: EvalConfig) -> dict:
             report["identity"]["reference"]["measured"] = measured_reference(subjects)
         for name, gen in models:
             ev = ModelEvaluator(name, gen, cfg, analyser, ident, presets, out)
-            entry = {"name": name, "image_size": int(gen.image_size), "zero_edit": None,
+            entry = {"name": name, "image_size": int(gen.image_size),
+                     "backend": gen.describe() if hasattr(gen, "describe") else None, "zero_edit": None,
                      "presets": {}, "pairs": None, "video": None, "sweeps": None}
             if subjects:
                 entry["zero_edit"] = ev.zero_edit(subjects)
@@ -129,6 +141,10 @@ def run_eval(cfg: EvalConfig) -> dict:
                 entry["video"] = evaluate_video(name, gen, cfg, ident, presets, out, ev.pictures)
             report["models"].append(entry)
             report["pictures"] += ev.pictures
+        if subjects:
+            from reenact.eval.agreement import output_agreement
+
+            report["agreement"] = output_agreement(models, subjects, presets, cfg.edit)
     report["pictures"] += _summary_plots(report, out)
     write_report(report, out)
     return report

@@ -34,6 +34,12 @@ MODEL = {"type": "object", "required": ["name", "image_size", "zero_edit", "pres
                         "presets": {"type": "object", "additionalProperties": EDIT_BLOCK},
                         "pairs": {"type": ["object", "null"]},
                         "video": {"type": ["object", "null"]}}}
+AGREEMENT = {"type": "object", "required": ["comparable"],
+             "properties": {"comparable": {"type": "boolean"}, "output_max": FIGURE,
+                            "output_mean": FIGURE, "output_psnr": {"type": ["object", "number", "string"]},
+                            "attention_max": FIGURE, "attention_mean": FIGURE,
+                            "color_max": FIGURE, "color_mean": FIGURE, "frame_max": FIGURE,
+                            "count": {"type": "integer"}}}
 REPORT_SCHEMA = {
     "type": "object",
     "required": ["format", "version", "inputs", "identity", "models", "not_computed", "pictures"],
@@ -48,6 +54,9 @@ REPORT_SCHEMA = {
                                                   "required": ["same_person", "different_people", "note"]}}},
         "faces": {"type": ["object", "null"]},
         "models": {"type": "array", "items": MODEL},
+        "agreement": {"type": ["object", "null"], "required": ["reference", "target", "models"],
+                      "properties": {"models": {"type": "object",
+                                                "additionalProperties": AGREEMENT}}},
         "not_computed": {"type": "array", "items": NOT_COMPUTED},
         "pictures": {"type": "array", "items": {"type": "string"}},
     },
