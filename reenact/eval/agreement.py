@@ -98,5 +98,8 @@ def agreement_markdown(block: dict | None, fmt) -> list[str]:
         cells = [r["output_max"], r["output_mean"], psnr, r["attention_max"], r["attention_mean"],
                  r["color_max"], r["color_mean"], r["frame_max"]]
         digits = [0, 3, 2, 4, 5, 0, 3, 0]
-        lines.append(f"| `{name}` | " + " | ".join(fmt(c, d) for c, d in zip(cells, digits)) + " |")
+        text = [fmt(c, d) for c, d in zip(cells, digits)]
+        if r.get("output_identical_faces"):  # PSNR is the mean over the faces that differ at all
+            text[2] += f" ({r['output_identical_faces']}/{r['count']} faces identical)"
+        lines.append(f"| `{name}` | " + " | ".join(text) + " |")
     return lines
