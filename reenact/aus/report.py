@@ -29,13 +29,9 @@ class ReportConfig:
 
 def read_image(path: Path) -> np.ndarray:
     """Any image PIL reads (grayscale, RGBA, palette, 16-bit) -> uint8 RGB, EXIF-rotated."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from reenact.media.image import read_image as read_rgb
 
-    try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-    except (UnidentifiedImageError, OSError) as e:
-        raise AUInputError(f"{path}: cannot be read as an image ({e})") from None
+    return read_rgb(path, AUInputError)
 
 
 def list_inputs(path: Path) -> list[Path]:

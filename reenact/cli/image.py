@@ -12,6 +12,7 @@ import typer
 from PIL import Image
 
 from reenact.cli.errors import ReenactError
+from reenact.media import image as media_image
 from reenact.media.sink import chmod_like_new_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -23,15 +24,9 @@ def register(app: typer.Typer) -> None:
 
 def read_image(path: Path) -> np.ndarray:
     """uint8 RGB (H, W, 3) with the EXIF orientation applied; ReenactError for a bad file."""
-    from PIL import ImageOps, UnidentifiedImageError
-
     if not path.exists():
         raise ReenactError(f"{path}: no such file")
-    try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB")).copy()
-    except (UnidentifiedImageError, OSError) as e:
-        raise ReenactError(f"{path}: cannot be read as an image ({e})") from None
+    return media_image.read_image(path)
 
 
 def save_image(image: np.ndarray, path: Path) -> None:

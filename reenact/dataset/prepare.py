@@ -25,6 +25,7 @@ from typing import Iterator
 import numpy as np
 
 from reenact.aus.names import OPENFACE_COLUMNS
+from reenact.media.image import read_image
 from reenact.tracking.align import AlignConfig, crop_from_frame, inter_ocular, warp_to_crop
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -89,14 +90,6 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
     return media, [str(f) for f in ignored]
-
-
-def read_image(path: Path) -> np.ndarray:
-    """uint8 RGB (H, W, 3) of any still PIL reads (grayscale, RGBA, palette, EXIF-rotated)."""
-    from PIL import Image, ImageOps
-
-    with Image.open(path) as im:
-        return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
 
 
 def video_frames(path: Path, stride: int) -> Iterator[tuple[int, float, np.ndarray]]:
