@@ -37,6 +37,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 
 import benchlib as bl  # noqa: E402
+from reenact.atomic import write_text_atomic  # noqa: E402
 from reenact.models.networks import GENERATOR_CONFIGS  # noqa: E402
 from reenact.runtime import available_backends, backend_names, choose_auto  # noqa: E402
 
@@ -147,9 +148,7 @@ def main(argv=None) -> dict:
             out["pipeline"] = pipeline.run(args, out)
     print_report(out)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.json.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=1, default=str))
-    os.replace(tmp, args.json)
+    write_text_atomic(args.json, json.dumps(out, indent=1, default=str))
     print(f"wrote {args.json}")
     return out
 

@@ -27,6 +27,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 
 import benchlib as bl  # noqa: E402
+from reenact.atomic import write_text_atomic  # noqa: E402
 from reenact.models.networks import GENERATOR_CONFIGS, GeneratorConfig, count_cost, generator_cost  # noqa: E402
 from reenact.runtime.model import ExportGraph, example_inputs  # noqa: E402
 from reenact.runtime import available_backends  # noqa: E402
@@ -85,9 +86,7 @@ def main(argv=None) -> dict:
     print(bl.table(rows, cols))
     out = {"machine": m, "peak": peak, "threads": args.threads, "batch": args.batch, "rows": rows}
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.json.with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=1, default=str))
-    os.replace(tmp, args.json)
+    write_text_atomic(args.json, json.dumps(out, indent=1, default=str))
     print(f"wrote {args.json}")
     return out
 

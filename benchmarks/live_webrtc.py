@@ -98,9 +98,9 @@ def main() -> None:
     text = json.dumps(report, indent=1)
     print(text)
     if args.json:
-        tmp = args.json.with_name(args.json.name + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.json)  # atomic: a reader never sees half a file
+        from reenact.atomic import write_text_atomic
+
+        write_text_atomic(args.json, text)
 
 
 if __name__ == "__main__":

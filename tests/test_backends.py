@@ -146,7 +146,7 @@ def test_export_cache_is_reused(gen, cfg):
     b = make_backend("onnxruntime", gen, cfg=cfg, threads=1)
     assert b.onnx_path == a.onnx_path and b.onnx_path.stat().st_mtime_ns == mtime
     files = list((cfg.cache / "onnx").glob("*.onnx"))
-    assert len(files) == 1 and not list((cfg.cache / "onnx").glob("*.tmp"))
+    assert len(files) == 1 and not list((cfg.cache / "onnx").glob("*.tmp*"))
 
 
 def test_torch_backend_bf16_is_close(gen, cfg):

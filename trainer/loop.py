@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from reenact.atomic import write_text_atomic
 from reenact.aus.names import to_model
 from reenact.cli.errors import ReenactError
 from reenact.models.checkpoint import atomic_torch_save, read_checkpoint, save_checkpoint
@@ -147,15 +148,11 @@ def _drop_stats_after(path: Path, step: int) -> None:
                 keep.append(line)
         except (json.JSONDecodeError, KeyError):
             pass  # a line cut short by the interruption
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text("".join(f"{x}\n" for x in keep))
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(f"{x}\n" for x in keep))
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=2))
 
 
 # ------------------------------------------------------------------------------------------

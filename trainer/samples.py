@@ -5,13 +5,13 @@ attention A (white = keep the input pixel), then each target's colour C.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from reenact.atomic import atomic_path
 from reenact.aus.names import NUM_AUS, au_index, to_model
 from reenact.models.protocol import blend
 
@@ -70,7 +70,6 @@ def sample_sheet(generator, crops: torch.Tensor) -> np.ndarray:
 def save_png(image: np.ndarray, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    Image.fromarray(image).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format="PNG")
     return path

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from reenact.atomic import atomic_path
 from reenact.aus.errors import AUInputError
 from reenact.aus.names import AU_MAX, AU_NAMES, NUM_AUS, OPENFACE_COLUMNS
 
@@ -147,21 +146,15 @@ def write_au_csv(path: str | Path, records: Iterable[dict]) -> None:
     CSV (AU01_r ... AU45_r), through a temporary file renamed into place."""
     p = Path(path)
     fields = ["input", "frame", "timestamp", "face_id", "success", *OPENFACE_COLUMNS]
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(fields)
-            for rec in records:
-                aus = rec.get("aus")
-                values = ["" if aus is None else f"{float(v):.3f}" for v in
-                          (aus if aus is not None else [None] * NUM_AUS)]
-                ts = rec.get("timestamp")
-                w.writerow([rec.get("input", ""), rec.get("frame", 0),
-                            "" if ts is None else f"{ts:.4f}",
-                            "" if rec.get("face_id") is None else rec["face_id"],
-                            0 if aus is None else 1, *values])
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(p) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(fields)
+        for rec in records:
+            aus = rec.get("aus")
+            values = ["" if aus is None else f"{float(v):.3f}" for v in
+                      (aus if aus is not None else [None] * NUM_AUS)]
+            ts = rec.get("timestamp")
+            w.writerow([rec.get("input", ""), rec.get("frame", 0),
+                        "" if ts is None else f"{ts:.4f}",
+                        "" if rec.get("face_id") is None else rec["face_id"],
+                        0 if aus is None else 1, *values])

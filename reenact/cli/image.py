@@ -2,8 +2,6 @@
 like the paper's figures (``--sweep AU12``: Fig. 4; ``--interpolate N``: Fig. 1; ``--masks``: Fig. 5)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -11,9 +9,9 @@ import numpy as np
 import typer
 from PIL import Image
 
+from reenact.atomic import atomic_path
 from reenact.cli.errors import ReenactError
 from reenact.media import image as media_image
-from reenact.media.sink import chmod_like_new_file
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -31,15 +29,8 @@ def read_image(path: Path) -> np.ndarray:
 
 def save_image(image: np.ndarray, path: Path) -> None:
     """Write atomically: a temp file in the same folder, renamed when complete."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(image).save(tmp)
-        chmod_like_new_file(tmp)  # mkstemp's 0600 is not what a user expects of an output
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def grid(rows: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:

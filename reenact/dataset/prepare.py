@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
+from reenact.atomic import atomic_path, write_text_atomic
 from reenact.aus.names import OPENFACE_COLUMNS
 from reenact.media.image import read_image
 from reenact.tracking.align import AlignConfig, crop_from_frame, inter_ocular, warp_to_crop
@@ -106,18 +106,11 @@ def video_frames(path: Path, stride: int) -> Iterator[tuple[int, float, np.ndarr
             yield i, t, frame.to_ndarray(format="rgb24")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _save_png(path: Path, crop: np.ndarray) -> None:
     from PIL import Image
 
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    Image.fromarray(crop).save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        Image.fromarray(crop).save(tmp)
 
 
 class DatasetWriter:
@@ -152,10 +145,10 @@ class DatasetWriter:
             tool_version = "unknown"
         rows = ["file," + ",".join(OPENFACE_COLUMNS)]
         rows += [c.file + "," + ",".join(f"{v:.4f}" for v in c.aus) for c in report.crops]
-        _atomic_write_text(self.out / "aus.csv", "\n".join(rows) + "\n")
+        write_text_atomic(self.out / "aus.csv", "\n".join(rows) + "\n")
         if self.cfg.test_every > 0:
             split = ["file,split"] + [f"{c.file},{c.split}" for c in report.crops]
-            _atomic_write_text(self.out / "split.csv", "\n".join(split) + "\n")
+            write_text_atomic(self.out / "split.csv", "\n".join(split) + "\n")
         manifest = {
             "tool": "reenact prepare", "version": tool_version,
             "align": asdict(self.cfg.align), "stride": self.cfg.stride,
@@ -168,7 +161,7 @@ class DatasetWriter:
             "skipped": report.skipped,
             "ignored_files": len(report.ignored),
         }
-        _atomic_write_text(self.out / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+        write_text_atomic(self.out / "manifest.json", json.dumps(manifest, indent=1) + "\n")
 
 
 def prepare_dataset(inputs: list[Path], out: Path, cfg: PrepareConfig = PrepareConfig(),

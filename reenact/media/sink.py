@@ -28,6 +28,7 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation
 
+from reenact.atomic import chmod_like_new_file
 from reenact.cli.errors import ReenactError
 from reenact.frame import Frame
 from reenact.media.audio import AudioCopier
@@ -83,24 +84,6 @@ def _format_for(path: Path) -> str:
     if ext in guesses:
         return guesses[ext]
     raise ValueError(ext)
-
-
-def _umask() -> int:
-    # Read without changing it where the system allows (os.umask sets it process-wide).
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def chmod_like_new_file(path: str | Path) -> None:
-    """mkstemp makes a 0600 file; give an output the mode a newly created file would have."""
-    os.chmod(path, 0o666 & ~_umask())
 
 
 def even_pad(image: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from reenact.atomic import atomic_path
 from reenact.aus.names import AU_MAX, AU_MIN, AU_NAMES
 from reenact.cli.errors import ReenactError
 from reenact.models.networks import (Critic, CriticConfig, GanGenerator, Generator,
@@ -84,16 +85,10 @@ def atomic_torch_save(obj, path: str | Path) -> Path:
     """torch.save to a temp file beside ``path``, fsync, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
     return path
 
 

@@ -8,24 +8,17 @@ always normalises by the input's own statistics: the same as the module in eval 
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
+from reenact.atomic import atomic_path
 from reenact.cli.errors import ReenactError
 from reenact.runtime.model import example_inputs, export_graph, model_hash
 
 INPUT_NAMES = ("crops", "aus")
 OUTPUT_NAMES = ("color", "attention")
-
-
-def _atomic_target(path: Path) -> tuple[int, Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    return fd, Path(tmp)
 
 
 def export_onnx(generator, path: str | Path, *, opset: int = 17, dynamic_batch: bool = True,
@@ -38,21 +31,19 @@ def export_onnx(generator, path: str | Path, *, opset: int = 17, dynamic_batch: 
     path = Path(path)
     args = example_inputs(graph.image_size, batch=max(batch, 2) if dynamic_batch else batch)
     axes = {n: {0: "batch"} for n in (*INPUT_NAMES, *OUTPUT_NAMES)} if dynamic_batch else None
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        with (atomic_path(path) as tmp, warnings.catch_warnings(), torch.inference_mode(False),
+              torch.no_grad()):
             # The legacy exporter warns that it is legacy, and that InstanceNorm runs with input
             # statistics (which is what we want): neither is actionable for the user.
             warnings.simplefilter("ignore")
             torch.onnx.export(graph, args, str(tmp), dynamo=False, input_names=list(INPUT_NAMES),
                               output_names=list(OUTPUT_NAMES), dynamic_axes=axes,
                               opset_version=opset, do_constant_folding=True)
-        os.replace(tmp, path)
+    except ReenactError:
+        raise
     except Exception as e:
-        tmp.unlink(missing_ok=True)
-        if isinstance(e, ReenactError):
-            raise
         raise ReenactError(f"ONNX export to {path} failed: {e}") from e
     return path
 
@@ -62,15 +53,11 @@ def quantize_int8(src: Path, dst: Path) -> Path:
     convolutions with onnxruntime.quantization; the transposed convs stay float (no integer kernel)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    fd, tmp = _atomic_target(dst)
-    os.close(fd)
-    try:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dst) as tmp:
         # ConvInteger on the CPU provider takes uint8 weights (int8 weights have no kernel).
         quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QUInt8,
                          op_types_to_quantize=["Conv", "MatMul"])
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
     return dst
 
 

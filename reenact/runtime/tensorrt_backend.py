@@ -19,13 +19,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 
+from reenact.atomic import atomic_path
 from reenact.aus.names import NUM_AUS
 from reenact.runtime.base import Backend, BackendConfig, BackendUnavailable, register
 from reenact.runtime.model import example_inputs, export_graph, model_hash
@@ -124,13 +122,8 @@ class TensorRTBackend(Backend):
         import torch_tensorrt
 
         self.engine_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".ep", dir=self.engine_path.parent)
-        os.close(fd)
-        try:
-            torch_tensorrt.save(trt_module, tmp, arg_inputs=inputs)
-            os.replace(tmp, self.engine_path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with atomic_path(self.engine_path) as tmp:
+            torch_tensorrt.save(trt_module, str(tmp), arg_inputs=inputs)
 
     def _run(self, crops, aus, landmarks, source_aus):
         with torch.inference_mode():

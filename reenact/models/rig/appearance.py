@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from reenact.atomic import atomic_path
 from reenact.aus.names import AU_NAMES, NUM_AUS
 from reenact.models.rig import regions as R
 from scipy.spatial import Delaunay
@@ -104,12 +105,12 @@ class AppearanceModel:
     def save(self, path: Path) -> None:
         """npz (fields float16, AU names, template, metadata JSON); temp file, then renamed."""
         path = Path(path)
-        tmp = path.with_name(path.stem + ".tmp.npz")
         meta = dict(self.meta, ref_size=self.ref_size, ref_margin=self.ref_margin,
                     aus=[AU_NAMES[a] for a in self.aus])
-        np.savez_compressed(tmp, fields=self.fields.astype(np.float16),
-                            template=self.template.astype(np.float32), meta=np.array(json.dumps(meta)))
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            np.savez_compressed(tmp, fields=self.fields.astype(np.float16),
+                                template=self.template.astype(np.float32),
+                                meta=np.array(json.dumps(meta)))
 
     @classmethod
     def load(cls, path: Path | None = None) -> "AppearanceModel":

@@ -17,6 +17,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from reenact.atomic import atomic_path
+
 DATA_ROOT = Path("/work/shared/data")
 # (clip, frame stride). face_noface.mov is left out: its face part is the single_face.mp4 clip.
 VIDEOS: tuple[tuple[str, int], ...] = (("WolfgangLanger_Pexels.mp4", 2), ("single_face.mp4", 1))
@@ -102,9 +104,8 @@ def collect(cfg: CollectConfig = CollectConfig(), refresh: bool = False) -> dict
         _collect_video(cfg, name, stride, rows)
     out = {k: np.asarray(v) for k, v in rows.items()}
     cfg.cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cfg.cache.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **out)
-    tmp.replace(cfg.cache)
+    with atomic_path(cfg.cache) as tmp:
+        np.savez_compressed(tmp, **out)
     return out
 
 

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from reenact.atomic import atomic_path
 from reenact.aus.names import AU_NAMES, au_index
 from reenact.aus.presets import Preset, load_preset
 from reenact.models.rig.data import DATA_ROOT, heldout_london_ids, london_paths, read_rgb
@@ -230,9 +231,8 @@ def appearance_strips(ids: list[str], path: Path, preset: Preset = ISSUE_SMILE,
             rows.append(cv2.resize(np.concatenate(tiles, 1), None, fx=1.25, fy=1.25,
                                    interpolation=cv2.INTER_CUBIC))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    cv2.imwrite(str(tmp), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        cv2.imwrite(str(tmp), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reenact.atomic import write_text_atomic
 from reenact.aus.names import AU_NAMES, NUM_AUS, au_index
 from reenact.models.rig.data import CollectConfig, collect, heldout_london_ids
 from reenact.models.rig import regions as R
@@ -183,9 +184,8 @@ def main(argv: list[str] | None = None) -> None:
         report["calibration_gains"] = calibrate(model)
         model.meta = report
     model.save(args.out)
-    tmp = REPORT.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, indent=1))
-    tmp.replace(REPORT if args.out == ASSET else args.out.with_suffix(".json"))
+    write_text_atomic(REPORT if args.out == ASSET else args.out.with_suffix(".json"),
+                      json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reenact.atomic import atomic_path
 from reenact.aus.names import AU_NAMES, NUM_AUS, au_index
 from reenact.models.rig import regions as R
 
@@ -110,12 +111,11 @@ class RigModel:
     def save(self, path: Path) -> None:
         """npz with the weights and the metadata as JSON; written to a temp file, then renamed."""
         path = Path(path)
-        tmp = path.with_name(path.stem + ".tmp.npz")
         meta = dict(self.meta, ref_size=self.ref_size, ref_margin=self.ref_margin,
                     blink_close=self.blink_close, au_names=list(AU_NAMES))
-        np.savez_compressed(tmp, weights=self.weights.astype(np.float16),
-                            meta=np.array(json.dumps(meta)))
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            np.savez_compressed(tmp, weights=self.weights.astype(np.float16),
+                                meta=np.array(json.dumps(meta)))
 
     @classmethod
     def load(cls, path: Path | None = None) -> "RigModel":
