@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from reenact.engine.compose import torch_threads
 from reenact.models.networks import (GENERATOR_CONFIGS, GanGenerator, Generator, GeneratorConfig,
                                      count_cost, generator_cost)
 from reenact.runtime.model import ExportGraph, example_inputs
@@ -109,14 +110,10 @@ def time_call(fn, *, warmup: int = 2, runs: int = 5, min_time: float = 0.0, sync
 
 def matmul_peak(threads: int = 2, n: int = 2048, runs: int = 5) -> dict:
     """The machine's float32 matmul rate on ``threads`` threads (GFLOP/s, 2 n^3 flops per product)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         g = torch.Generator().manual_seed(0)
         a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
         t = time_call(lambda: a @ b, warmup=2, runs=runs)
-    finally:
-        torch.set_num_threads(old)
     flops = 2.0 * n ** 3
     return {"threads": threads, "n": n, "gflops_best": flops / t.min_s / 1e9,
             "gflops_median": flops / t.median_s / 1e9}
