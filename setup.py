@@ -12,4 +12,6 @@ def mapped(root: str, prefix: str) -> list[str]:
 
 setup(packages=find_packages(include=["reenact", "reenact.*"])
       + mapped("trainer", "reenact.trainer") + mapped("kernels", "reenact.kernels")
-      + ["reenact.presets"])
+      # Data-only folders are listed too: setuptools warns about (and may drop) importable
+      # folders that are not packages.
+      + ["reenact.presets", "reenact.presets.timelines", "reenact.webrtc.static"])
