@@ -228,56 +228,6 @@ def run_file(spec: RunSpec, clip: Path, frames: int, tmp: Path) -> dict:
             "wall_s": wall, "fps": n_frames / wall}
 
 
-def run_live(spec: RunSpec, clip: Path, frames: int, rate: float = 24000 / 1001) -> dict:
-    """Live mode: a camera thread delivers frames at ``rate`` keeping only the newest; the loop
-    processes whatever is newest. Latency per processed frame = output ready - capture time."""
-    torch.set_num_threads(spec.threads)
-    imgs = [(img, ts) for img, ts, _ in _decoded(clip, frames)]
-    st = Stages(spec)
-    slot: dict = {}
-    lock = threading.Lock()
-    done = threading.Event()
-
-    def camera():
-        t0 = time.perf_counter()
-        for i, (img, ts) in enumerate(imgs):
-            wait = t0 + i / rate - time.perf_counter()
-            if wait > 0:
-                time.sleep(wait)
-            with lock:
-                slot["frame"] = (i, img.copy(), ts, time.perf_counter())
-        done.set()
-
-    lat, t = [], defaultdict(float)
-    last = -1
-    cam = threading.Thread(target=camera, daemon=True)
-    cam.start()
-    try:
-        while not (done.is_set() and slot.get("frame", (last,))[0] == last):
-            with lock:
-                item = slot.get("frame")
-            if item is None or item[0] == last:
-                time.sleep(0.001)
-                continue
-            i, img, ts, captured = item
-            last = i
-            rec = st.front(img, ts, t)
-            if rec is not None:
-                (c, a), = st.generate([rec], t)
-                st.blend(img, rec, c, a, t)
-            lat.append(time.perf_counter() - captured)
-    finally:
-        cam.join()
-        st.close()
-    lat_ms = sorted(1e3 * x for x in lat)
-    return {"name": spec.name, "mode": "live", "frames_delivered": len(imgs), "frames_processed": len(lat),
-            "dropped": len(imgs) - len(lat), "rate": rate,
-            "latency_ms_median": statistics.median(lat_ms) if lat_ms else None,
-            "latency_ms_p95": lat_ms[int(0.95 * (len(lat_ms) - 1))] if lat_ms else None,
-            "latency_ms_max": lat_ms[-1] if lat_ms else None,
-            "output_fps": len(lat) / (len(imgs) / rate)}
-
-
 def _describe(gen) -> str:
     d = getattr(gen, "describe", None)
     return d() if callable(d) else type(gen).__name__
@@ -397,13 +347,6 @@ def run(args, out: dict) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="reenact-fps-"))
     video = TrackerConfig(mode="video")
     runs, live = [], []
-    try:
-        import reenact.engine.video  # noqa: F401
-        engine = True
-    except ImportError as e:
-        print(f"  (engine not importable: {e}; serial runs only)")
-        engine = False
-
     def record(r):
         print(f" {r['fps']:6.1f} fps  " + " ".join(f"{k} {v:.1f}" for k, v in r["stage_ms"].items()),
               flush=True)
@@ -422,8 +365,7 @@ def run(args, out: dict) -> dict:
     # and encoder threads compete with torch's intra-op pool (see docs/speed.md).
     for th in sorted({1, threads}):
         default = make_backend("torch", load_generator("rig"), threads=th)
-        if engine:
-            through_engine(f"default (rig, torch) t{th}", default, 4, th)
+        through_engine(f"default (rig, torch) t{th}", default, 4, th)
         serial(RunSpec(f"default (rig, torch) t{th}", default, video, threads=th))
     for cfg in [c for c in args.configs.split(",") if c]:
         for batch in (1, 4):
@@ -431,10 +373,7 @@ def run(args, out: dict) -> dict:
             name = f"gan-{cfg} ({gen.name}) b{batch} t{threads}"
             # The compiled backends have their own thread pools; torch (crop/paste) gets one.
             tt = 1 if gen.name != "torch" else threads
-            if engine:
-                through_engine(name, gen, batch, tt)
-            else:
-                serial(RunSpec(name, gen, video, batch=batch, threads=threads, torch_threads=tt))
+            through_engine(name, gen, batch, tt)
     base_gen = bl.make_gan("paper")
     baseline = serial(RunSpec("baseline (GANimation path)", base_gen,
                               TrackerConfig(mode="image", smoothing=False, multiscale=None),
@@ -447,17 +386,14 @@ def run(args, out: dict) -> dict:
         live_gens.append((f"gan-{light[0]} ({g.name}) t{threads}", g, 1 if g.name != "torch" else threads))
     for name, gen, th in live_gens:
         print(f"  live   {name:34s}", end="", flush=True)
-        if engine:
-            r = run_engine_live(name, gen, clip, frames, threads=th)
-        else:
-            r = run_live(RunSpec(name, gen, video, threads=th), clip, frames)
+        r = run_engine_live(name, gen, clip, frames, threads=th)
         print(f" median {r['latency_ms_median']:.0f} ms, p95 {r['latency_ms_p95']:.0f} ms, "
               f"{r['dropped']} of {r['frames_delivered']} frames dropped", flush=True)
         live.append(r)
     for r in runs:
         r["x_baseline"] = r["fps"] / baseline["fps"]
     return {"file": runs, "live": live, "baseline_fps": baseline["fps"], "clip": str(clip),
-            "frames": frames, "engine": engine}
+            "frames": frames, "engine": True}
 
 
 def report(pl: dict) -> str:

@@ -11,17 +11,13 @@ from typing import Callable
 
 from tqdm import tqdm
 
+# DriverEnded: an AU source's driver ended under the "stop" policy.
+from reenact.aus.errors import DriverEnded
 from reenact.cli.errors import ReenactError
 from reenact.engine.pipeline import Engine, EngineConfig
 from reenact.engine.stats import EngineStats
 from reenact.media.sink import SinkConfig, VideoSink, check_output_path
 from reenact.media.source import SourceConfig, VideoSource
-
-try:  # the AU-source helper raises this when a driver ends under the "stop" policy
-    from reenact.aus.errors import DriverEnded
-except ImportError:  # pragma: no cover - older trees
-    class DriverEnded(Exception):
-        pass
 
 
 def edit_video(input_path: str | Path, output_path: str | Path, generator, au_source, *,
