@@ -62,6 +62,7 @@ def image_records(path: Path, tracker, estimator) -> list[dict]:
 def video_records(path: Path, estimator, cfg: ReportConfig) -> Iterator[dict]:
     from tqdm import tqdm
 
+    from reenact.aus.driver import frame_time
     from reenact.cli.errors import ReenactError
     from reenact.media.source import VideoSource
     from reenact.tracking.tracker import FaceTracker, TrackerConfig
@@ -72,7 +73,7 @@ def video_records(path: Path, estimator, cfg: ReportConfig) -> Iterator[dict]:
         raise AUInputError(str(e)) from None
     with src, FaceTracker(TrackerConfig(mode="video", max_faces=cfg.max_faces)) as tracker:
         for frame in tqdm(src, desc=path.name, unit="frame", disable=not cfg.progress):
-            t = frame.time if frame.time is not None else frame.index / 30.0
+            t = frame_time(frame, 30.0)
             faces = tracker.track(frame.image, int(round(t * 1000))).faces
             if frame.index % cfg.stride:
                 continue  # still tracked, so ids stay stable across skipped frames

@@ -99,10 +99,10 @@ class _DrivenSource:
         self._ema = CausalEMA(driver.remap_cfg.smoothing_s)
 
     def targets(self, frame: Frame, own: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
-        from reenact.aus.driver import remap
+        from reenact.aus.driver import frame_time, remap
 
         neutral, current = self.driver.neutral(), self.driver.current
-        t = frame.time if frame.time is not None else frame.index / 30.0
+        t = frame_time(frame, 30.0)
         out = {}
         for fid, mine in own.items():
             target = mine if current is None else remap(mine, current, neutral, self.gains)
