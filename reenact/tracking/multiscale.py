@@ -137,17 +137,18 @@ def detect_all_faces(lm: FaceLandmarker, image: np.ndarray,
         for left, top in tile_grid(w, h, side, cfg.overlap):
             candidates += detect_in_roi(lm, rgb, left, top, side, cfg.tile_input)
     # Largest first: a face cut by a tile border gives a smaller box than the whole face.
-    candidates.sort(key=lambda f: -_area(f))
+    candidates.sort(key=lambda f: -face_area(f))
     verified = []
     for c in merge_duplicates(candidates, cfg.merge_overlap):
         v = _verify(lm, rgb, c, cfg)
         # A face the full-image pass found stays even if its ROI pass misses it.
         if v is not None or any(c is f for f in full):
             verified.append(v if v is not None else c)
-    faces = merge_duplicates(sorted(verified, key=lambda f: -_area(f)), cfg.merge_overlap)
+    faces = merge_duplicates(sorted(verified, key=lambda f: -face_area(f)), cfg.merge_overlap)
     return sorted(faces, key=lambda f: float(f.landmarks[:, 0].mean()))
 
 
-def _area(face: RawFace) -> float:
+def face_area(face: RawFace) -> float:
+    """Area (px^2) of a face's landmark box."""
     b = box(face.landmarks)
     return float((b[2] - b[0]) * (b[3] - b[1]))

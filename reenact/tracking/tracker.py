@@ -25,7 +25,7 @@ from scipy.optimize import linear_sum_assignment
 from reenact.tracking.align import inter_ocular
 from reenact.tracking.landmarker import FaceLandmarker, LandmarkerConfig, MODES, RawFace, as_rgb
 from reenact.tracking.multiscale import (MultiScaleConfig, box, box_overlap, detect_all_faces,
-                                         detect_in_roi, merge_duplicates)
+                                         detect_in_roi, face_area, merge_duplicates)
 from reenact.tracking.smoothing import OneEuroConfig, OneEuroFilter
 from reenact.tracking.types import Face
 
@@ -271,10 +271,7 @@ class FaceTracker:
 
 def _largest(faces: list[RawFace], n: int) -> list[RawFace]:
     """The n faces with the largest landmark boxes, largest first."""
-    def area(f: RawFace) -> float:
-        b = box(f.landmarks)
-        return float((b[2] - b[0]) * (b[3] - b[1]))
-    return sorted(faces, key=area, reverse=True)[:n]
+    return sorted(faces, key=face_area, reverse=True)[:n]
 
 
 def _to_face(face_id: int, f: RawFace, landmarks: np.ndarray) -> Face:
