@@ -1,13 +1,15 @@
 """Errors of AU inputs (presets, timelines, AU files, driver videos).
 
 ``AUInputError`` is a ValueError whose message names the file, the line or key, and the problem;
-the CLI turns it into a one-line ReenactError. ``DriverEnded`` is raised by a source whose
-sequence or driver has ended under the "stop" policy.
+it is also a ReenactError, so a command that lets it through prints it as one line.
+``DriverEnded`` is raised by a source whose sequence or driver has ended under the "stop" policy.
 """
 from __future__ import annotations
 
+from reenact.cli.errors import ReenactError
 
-class AUInputError(ValueError):
+
+class AUInputError(ReenactError, ValueError):
     """Bad AU input: the message says where (file, line, key) and what is wrong."""
 
 

@@ -27,7 +27,6 @@ def aus_command(
 ) -> None:
     """Estimate the 17 AUs (OpenFace names, 0-5) of every face; images without a face are reported."""
     from reenact.aus.csv_io import write_au_csv
-    from reenact.aus.errors import AUInputError
     from reenact.aus.estimator import AUEstimator, EstimatorConfig
     from reenact.aus.report import ReportConfig, estimate_inputs
 
@@ -43,7 +42,7 @@ def aus_command(
             records.append(rec)
             if csv is None:
                 printer(rec)
-    except (AUInputError, ValueError) as e:
+    except ValueError as e:  # AUInputError included
         raise ReenactError(str(e)) from None
     if csv is not None:
         try:

@@ -32,22 +32,18 @@ def load_model(model: str, backend: str, device: str, batch: int):
 
 def open_targets(aus: Optional[str], driver: Optional[Path], driver_end: str, fps: float):
     """The AU source for --aus or --driver (exactly one of them)."""
-    from reenact.aus.errors import AUInputError
     from reenact.aus.sources import open_au_source
 
     if (aus is None) == (driver is None):
         raise ReenactError("give exactly one of --aus SPEC or --driver VIDEO")
     if driver_end not in DRIVER_ENDS:
         raise ReenactError(f"--driver-end must be one of {', '.join(DRIVER_ENDS)}, got {driver_end!r}")
-    try:
-        if driver is not None:
-            from reenact.aus.driver import DriverSource
-            if not driver.exists():
-                raise ReenactError(f"{driver}: no such driver video")
-            return DriverSource(driver, driver_end, progress=sys.stderr.isatty())
-        return open_au_source(aus, driver_policy=driver_end, fps=fps, progress=sys.stderr.isatty())
-    except AUInputError as e:
-        raise ReenactError(str(e)) from None
+    if driver is not None:
+        from reenact.aus.driver import DriverSource
+        if not driver.exists():
+            raise ReenactError(f"{driver}: no such driver video")
+        return DriverSource(driver, driver_end, progress=sys.stderr.isatty())
+    return open_au_source(aus, driver_policy=driver_end, fps=fps, progress=sys.stderr.isatty())
 
 
 def video_command(

@@ -82,13 +82,9 @@ def _is_file(camera: str) -> bool:
 
 
 def _open_source(spec: str):
-    from reenact.aus.errors import AUInputError
     from reenact.aus.sources import open_au_source
 
-    try:
-        return open_au_source(spec, driver_policy="loop", progress=False)
-    except AUInputError as err:
-        raise ReenactError(str(err)) from None
+    return open_au_source(spec, driver_policy="loop", progress=False)  # AUInputError is a ReenactError
 
 
 def _require_pyvirtualcam() -> None:
