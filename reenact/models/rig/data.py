@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from reenact.atomic import atomic_path
+from reenact.media.image import read_image
 
 DATA_ROOT = Path("/work/shared/data")
 # (clip, frame stride). face_noface.mov is left out: its face part is the single_face.mp4 clip.
@@ -48,10 +48,8 @@ def london_paths(root: Path, nnn: str) -> tuple[Path, Path]:
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f"cannot read image {path}")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    """uint8 RGB (H, W, 3) through reenact.media.image (FileNotFoundError when unreadable)."""
+    return read_image(path, FileNotFoundError)
 
 
 def _record(rows: dict, raw, person: str, kind: str, source: str, index: int) -> None:
