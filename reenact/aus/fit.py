@@ -70,14 +70,13 @@ SPEC: dict[str, list[tuple]] = {
 
 def track_folder(paths: list[Path]) -> list[np.ndarray]:
     """(478, 3) meshes (x, y, depth in pixels) + (52,) blendshapes for the first face of each image."""
-    from PIL import Image
-
+    from reenact.media.image import read_image
     from reenact.tracking.landmarker import FaceLandmarker, LandmarkerConfig
 
     out = []
     with FaceLandmarker(LandmarkerConfig(mode="image", max_faces=1)) as lm:
         for p in paths:
-            faces = lm.detect(np.asarray(Image.open(p).convert("RGB")))
+            faces = lm.detect(read_image(p))
             out.append(None if not faces else
                        (np.c_[faces[0].landmarks, faces[0].depth], faces[0].blendshapes))
     return out
