@@ -69,25 +69,22 @@ class TorchBackend(Backend):
         self._dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
 
     def _run(self, crops, aus, landmarks, source_aus):
-        if self.graph is not None:
-            crops = crops.to(self.device).contiguous(memory_format=torch.channels_last)
-            autocast = (torch.autocast(self.device.type, dtype=self._dtype) if self._dtype is not None
-                        else contextlib.nullcontext())
-            with torch.inference_mode(), autocast:
-                color, attention = self.graph(crops, aus.to(self.device))
-            return color.float().contiguous(), attention.float().contiguous()
         crops = crops.to(self.device).contiguous(memory_format=torch.channels_last)
         aus = aus.to(self.device)
-        kw = {}
-        if landmarks is not None:
-            kw["landmarks"] = landmarks.to(self.device)
-        if source_aus is not None:
-            kw["source_aus"] = source_aus.to(self.device)
         autocast = (torch.autocast(self.device.type, dtype=self._dtype) if self._dtype is not None
                     else contextlib.nullcontext())
         with torch.inference_mode(), autocast:
-            out = self.generator(crops, aus, **kw)
-        return out.color.float().contiguous(), out.attention.float().contiguous()
+            if self.graph is not None:
+                color, attention = self.graph(crops, aus)
+            else:
+                kw = {}
+                if landmarks is not None:
+                    kw["landmarks"] = landmarks.to(self.device)
+                if source_aus is not None:
+                    kw["source_aus"] = source_aus.to(self.device)
+                out = self.generator(crops, aus, **kw)
+                color, attention = out.color, out.attention
+        return color.float().contiguous(), attention.float().contiguous()
 
 
 # ------------------------------------------------------------------------------------------
