@@ -84,16 +84,14 @@ class FileReader:
     """A video file decoded with PyAV and released at its own frame rate, as if it were a camera."""
 
     def __init__(self, cfg: CaptureConfig, clock=time.perf_counter, sleep=time.sleep):
-        import av
+        from reenact.media.source import open_container
 
         path = Path(cfg.camera)
         if not path.is_file():
             raise ReenactError(f"no camera: {cfg.camera!r} is neither a camera index nor an existing video file")
-        try:
-            self._container = av.open(str(path))
-        except av.error.FFmpegError as err:
-            raise ReenactError(f"{path}: cannot open as a video ({err})") from None
+        self._container = open_container(path)
         if not self._container.streams.video:
+            self._container.close()
             raise ReenactError(f"{path}: has no video stream")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
