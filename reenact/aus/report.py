@@ -13,9 +13,10 @@ from typing import Iterator
 import numpy as np
 
 from reenact.aus.errors import AUInputError
+from reenact.media import formats
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg"}
+IMAGE_SUFFIXES = formats.IMAGE_SUFFIXES | {".gif"}  # a GIF's first frame is a still too
+VIDEO_SUFFIXES = formats.VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,11 @@ from reenact.aus.names import AU_MAX, AU_MIN, NUM_AUS
 from reenact.aus.presets import Preset, preset_from_dict, read_json, resolve_preset_path
 from reenact.aus.timeline import Timeline, timeline_from_dict
 from reenact.frame import Frame
+from reenact.media.formats import VIDEO_SUFFIXES
 
 __all__ = ["AUSource", "DriverEnded", "PresetSource", "TimelineSource", "SequenceSource",
            "StaticSource", "DriverSource", "open_au_source", "VIDEO_SUFFIXES"]
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg"}
 
 
 @runtime_checkable

@@ -12,8 +12,8 @@ from PIL import Image
 from reenact.atomic import atomic_path
 from reenact.cli.errors import ReenactError
 from reenact.media import image as media_image
+from reenact.media.formats import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def register(app: typer.Typer) -> None:

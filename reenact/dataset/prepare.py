@@ -25,11 +25,10 @@ import numpy as np
 
 from reenact.atomic import atomic_path, write_text_atomic
 from reenact.aus.names import OPENFACE_COLUMNS
+from reenact.media.formats import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from reenact.media.image import read_image
 from reenact.tracking.align import AlignConfig, crop_from_frame, inter_ocular, warp_to_crop
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-VIDEO_EXTS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 OUTPUTS = ("imgs", "aus.csv", "manifest.json", "split.csv")
 
 
@@ -81,11 +80,11 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
         p = Path(p)
         if p.is_dir():
             for f in sorted(q for q in p.rglob("*") if q.is_file()):
-                (media if f.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS else ignored).append(f)
+                (media if f.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES else ignored).append(f)
         elif p.is_file():
-            if p.suffix.lower() not in IMAGE_EXTS | VIDEO_EXTS:
+            if p.suffix.lower() not in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
                 raise ValueError(f"{p}: not an image or video (known types: "
-                                 f"{', '.join(sorted(IMAGE_EXTS | VIDEO_EXTS))})")
+                                 f"{', '.join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))})")
             media.append(p)
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
@@ -201,7 +200,7 @@ def _prepare_one(path: Path, cfg: PrepareConfig, writer: DatasetWriter, estimato
     """Crops from one file; returns why it gave none (or None when it gave some)."""
     from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
-    is_video = path.suffix.lower() in VIDEO_EXTS
+    is_video = path.suffix.lower() in VIDEO_SUFFIXES
     tcfg = TrackerConfig(mode="video" if is_video else "image", max_faces=cfg.max_faces,
                          smoothing=False)
     if not cfg.tiles:
