@@ -41,12 +41,12 @@ def export_command(
     from reenact.runtime.onnx_export import export_onnx, quantize_int8
 
     generator = resolve_generator(model)
-    path = export_onnx(generator, out, opset=opset, dynamic_batch=fixed_batch == 0,
+    # With --int8 the float export goes beside the output, so ``out`` only ever holds the final file.
+    fp32 = out.with_name(out.stem + ".fp32.onnx") if int8 else out
+    path = export_onnx(generator, fp32, opset=opset, dynamic_batch=fixed_batch == 0,
                        batch=max(1, fixed_batch))
     if int8:
-        fp32 = path.with_name(path.stem + ".fp32.onnx")
-        path.replace(fp32)
-        quantize_int8(fp32, path)
+        path = quantize_int8(fp32, out)
         fp32.unlink()
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, opset {opset}, "
                f"batch {'dynamic' if fixed_batch == 0 else fixed_batch}{', int8' if int8 else ''})")
