@@ -137,7 +137,12 @@ def read_checkpoint(path: str | Path, *, generator: GeneratorConfig | None = Non
     """Read one of our checkpoints; refuse it (naming each difference) if it was made for another
     architecture or AU order than the given configs."""
     path = Path(path)
-    obj = _torch_load(path)
+    return _checkpoint_from(_torch_load(path), path, generator, critic)
+
+
+def _checkpoint_from(obj: object, path: Path, generator: GeneratorConfig | None = None,
+                     critic: CriticConfig | None = None) -> Checkpoint:
+    """read_checkpoint's checks on an object already loaded from ``path``."""
     if not isinstance(obj, dict) or not isinstance(obj.get("meta"), dict) \
             or obj["meta"].get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a Reenact GANimation checkpoint (no metadata); the "
@@ -157,7 +162,7 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> GanG
     path = Path(path)
     obj = _torch_load(path)
     if isinstance(obj, dict) and "meta" in obj:
-        ckpt = read_checkpoint(path)
+        ckpt = _checkpoint_from(obj, path)  # the file is read once
         net = Generator(ckpt.generator_config)
         net.load_state_dict(ckpt.generator)
     else:
