@@ -149,8 +149,3 @@ class OpenVinoBackend(Backend):
         attn = res[self.compiled.output(OUTPUT_NAMES[1])]
         # The request owns its output buffers: copy before the next call overwrites them.
         return torch.from_numpy(np.array(color)), torch.from_numpy(np.array(attn))
-
-
-def check_exportable(generator) -> None:
-    """Raise the clear error of export_graph for generators no compiled backend can run."""
-    export_graph(generator)
