@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from reenact.atomic import write_text_atomic
-from reenact.aus.names import AU_NAMES, NUM_AUS, au_index
+from reenact.aus.names import AU_NAMES
 from reenact.models.rig.data import CollectConfig, collect, heldout_london_ids
 from reenact.models.rig import regions as R
 from reenact.models.rig.model import BLINK, RigModel
