@@ -84,13 +84,18 @@ def read_json(path: Path) -> Any:
                            f"({e.msg})") from None
 
 
+def check_keys(obj: dict, allowed: set[str], where: str, what: str) -> None:
+    """AUInputError naming the keys of ``obj`` outside ``allowed`` (``what``: "a preset", ...)."""
+    unknown = set(obj) - allowed
+    if unknown:
+        raise AUInputError(f"{where}: unknown key(s) {', '.join(sorted(map(repr, unknown)))}; "
+                           f"{what} has {', '.join(sorted(allowed))}")
+
+
 def preset_from_dict(obj: Any, where: str, default_name: str = "preset") -> Preset:
     if not isinstance(obj, dict):
         raise AUInputError(f"{where}: a preset is a JSON object with an \"aus\" key")
-    unknown = set(obj) - PRESET_KEYS
-    if unknown:
-        raise AUInputError(f"{where}: unknown key(s) {', '.join(sorted(map(repr, unknown)))}; "
-                           f"a preset has {', '.join(sorted(PRESET_KEYS))}")
+    check_keys(obj, PRESET_KEYS, where, "a preset")
     if "aus" not in obj:
         raise AUInputError(f"{where}: missing key \"aus\"")
     relative = obj.get("relative", False)

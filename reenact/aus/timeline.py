@@ -30,7 +30,8 @@ import numpy as np
 
 from reenact.aus.errors import AUInputError
 from reenact.aus.names import AU_NAMES
-from reenact.aus.presets import Preset, parse_aus, preset_from_dict, read_json, resolve_preset_path
+from reenact.aus.presets import (Preset, check_keys, parse_aus, preset_from_dict, read_json,
+                                 resolve_preset_path)
 
 EASINGS = ("linear", "ease-in-out", "step")
 TIMELINE_KEYS = {"name", "description", "relative", "keyframes"}
@@ -83,10 +84,7 @@ def _keyframe(obj: Any, where: str, folder: Path, default_relative: bool, prev_t
               prev_where: str) -> Keyframe:
     if not isinstance(obj, dict):
         raise AUInputError(f"{where}: a keyframe is an object like {{\"t\": 1.0, \"preset\": \"smile\"}}")
-    unknown = set(obj) - KEYFRAME_KEYS
-    if unknown:
-        raise AUInputError(f"{where}: unknown key(s) {', '.join(sorted(map(repr, unknown)))}; "
-                           f"a keyframe has {', '.join(sorted(KEYFRAME_KEYS))}")
+    check_keys(obj, KEYFRAME_KEYS, where, "a keyframe")
     t = obj.get("t")
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not np.isfinite(t) or t < 0:
         raise AUInputError(f"{where}: \"t\" must be a time in seconds >= 0, got {t!r}")
@@ -130,10 +128,7 @@ def _keyframe_preset(spec: Any, where: str, folder: Path) -> Preset:
 def timeline_from_dict(obj: Any, source: str, folder: Path = Path(".")) -> Timeline:
     if not isinstance(obj, dict) or "keyframes" not in obj:
         raise AUInputError(f"{source}: a timeline is an object with a \"keyframes\" list")
-    unknown = set(obj) - TIMELINE_KEYS
-    if unknown:
-        raise AUInputError(f"{source}: unknown key(s) {', '.join(sorted(map(repr, unknown)))}; "
-                           f"a timeline has {', '.join(sorted(TIMELINE_KEYS))}")
+    check_keys(obj, TIMELINE_KEYS, source, "a timeline")
     relative = obj.get("relative", False)
     if not isinstance(relative, bool):
         raise AUInputError(f"{source}: \"relative\" must be true or false, got {relative!r}")
