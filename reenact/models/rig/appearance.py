@@ -107,8 +107,8 @@ class AppearanceModel:
         path = Path(path)
         meta = dict(self.meta, ref_size=self.ref_size, ref_margin=self.ref_margin,
                     aus=[AU_NAMES[a] for a in self.aus])
-        with atomic_path(path) as tmp:
-            np.savez_compressed(tmp, fields=self.fields.astype(np.float16),
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file: numpy adds no ".npz"
+            np.savez_compressed(f, fields=self.fields.astype(np.float16),
                                 template=self.template.astype(np.float32),
                                 meta=np.array(json.dumps(meta)))
 

@@ -102,8 +102,8 @@ def collect(cfg: CollectConfig = CollectConfig(), refresh: bool = False) -> dict
         _collect_video(cfg, name, stride, rows)
     out = {k: np.asarray(v) for k, v in rows.items()}
     cfg.cache.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(cfg.cache) as tmp:
-        np.savez_compressed(tmp, **out)
+    with atomic_path(cfg.cache) as tmp, open(tmp, "wb") as f:  # a file: numpy adds no ".npz"
+        np.savez_compressed(f, **out)
     return out
 
 

@@ -113,8 +113,8 @@ class RigModel:
         path = Path(path)
         meta = dict(self.meta, ref_size=self.ref_size, ref_margin=self.ref_margin,
                     blink_close=self.blink_close, au_names=list(AU_NAMES))
-        with atomic_path(path) as tmp:
-            np.savez_compressed(tmp, weights=self.weights.astype(np.float16),
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file: numpy adds no ".npz"
+            np.savez_compressed(f, weights=self.weights.astype(np.float16),
                                 meta=np.array(json.dumps(meta)))
 
     @classmethod
