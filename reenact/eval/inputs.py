@@ -11,12 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
-
 from reenact.cli.errors import ReenactError
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+from reenact.media.formats import IMAGE_SUFFIXES
 _ID = re.compile(r"^([^_\-. ]+)")
 SOURCE_NAMES = ("neutral", "source", "a")
 
@@ -30,15 +26,6 @@ class Pair:
     target: Path
 
 
-def read_image(path: Path) -> np.ndarray:
-    """An image file as uint8 RGB (H, W, 3), EXIF orientation applied; ReenactError if unreadable."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB")).copy()
-    except (OSError, UnidentifiedImageError) as e:
-        raise ReenactError(f"{path}: cannot be read as an image ({e})") from None
-
-
 def list_images(folder: Path) -> list[Path]:
     """Image files directly in ``folder``, sorted by name."""
     folder = Path(folder)
@@ -46,7 +33,7 @@ def list_images(folder: Path) -> list[Path]:
         raise ReenactError(f"{folder}: not a folder")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise ReenactError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise ReenactError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return files
 
 

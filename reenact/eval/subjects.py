@@ -11,7 +11,8 @@ from reenact.cli.errors import ReenactError
 from reenact.eval.config import EvalConfig
 from reenact.eval.editing import Analysed, StillAnalyser
 from reenact.eval.identity import FaceDescriptor, acd, dlib_box_from_landmarks, unavailable_reason
-from reenact.eval.inputs import list_images, list_pairs, read_image
+from reenact.eval.inputs import list_images, list_pairs
+from reenact.media.image import read_image
 from reenact.eval.stats import stats
 
 @dataclass
