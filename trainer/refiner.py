@@ -210,7 +210,7 @@ def cmd_train(args) -> None:
     size = net.cfg.net.image_size
     tr = to_tensors(data, ~data["heldout"], size)
     ho = to_tensors(data, data["heldout"], size)
-    cfg = RefinerTrainConfig(minutes=args.minutes, seed=args.seed)
+    cfg = RefinerTrainConfig(minutes=args.minutes, seed=args.seed, w_attention=args.w_attention)
     print(f"train pairs {len(tr['aus'])}, held-out pairs {len(ho['aus'])}; rig L1 train "
           f"{baseline_l1(tr):.4f} held-out {baseline_l1(ho):.4f}; "
           f"{sum(p.numel() for p in net.parameters())} parameters")
@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rig-only", action="store_true", help="input = rig output + AU maps only")
+    p.add_argument("--w-attention", type=float, default=RefinerTrainConfig.w_attention,
+                   help="weight of the used-attention penalty (higher: the refiner changes less)")
     p = sub.add_parser("evaluate")
     p.add_argument("--refiner", type=Path, default=BUILD / "refiner.pt")
     p.add_argument("--out", type=Path, default=BUILD / "eval.json")
