@@ -104,8 +104,6 @@ def load_generator(spec: str | Path = "rig", device: str | torch.device = "cpu")
     path = Path(text)
     if not path.exists():
         raise ReenactError(f"model {text!r}: not one of {', '.join(BUILTIN)} and no such file")
-    try:
-        from reenact.models.checkpoint import load_generator as load_checkpoint
-    except ImportError as e:  # pragma: no cover - the checkpoint module ships with the package
-        raise ReenactError(f"cannot load checkpoint {path}: the GAN checkpoint loader is missing ({e})")
+    from reenact.models.checkpoint import load_generator as load_checkpoint
+
     return load_checkpoint(path, device=device)
