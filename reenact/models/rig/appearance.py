@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ import torch.nn.functional as F
 from reenact.atomic import atomic_path
 from reenact.aus.names import AU_NAMES, NUM_AUS
 from reenact.models.rig import regions as R
+from reenact.models.rig.model import open_asset
 from scipy.spatial import Delaunay
 
 from reenact.models.rig.warp import MESH_POINTS, apply_flow, triangle_flow
@@ -115,11 +115,8 @@ class AppearanceModel:
     @classmethod
     def load(cls, path: Path | None = None) -> "AppearanceModel":
         """From ``path`` or, by default, the model shipped in reenact/assets (package data)."""
-        if path is None:
-            with resources.files("reenact.assets").joinpath(DEFAULT_APPEARANCE).open("rb") as f:
-                return cls._from_npz(f, DEFAULT_APPEARANCE)
-        with open(path, "rb") as f:
-            return cls._from_npz(f, str(path))
+        with open_asset(path, DEFAULT_APPEARANCE) as (f, name):
+            return cls._from_npz(f, name)
 
     @classmethod
     def _from_npz(cls, f, name: str) -> "AppearanceModel":

@@ -9,9 +9,11 @@ All points are (x, y) in crop pixels, pixel centres at integers.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 import numpy as np
 
@@ -21,6 +23,18 @@ from reenact.models.rig import regions as R
 
 BLINK = au_index("AU45")
 DEFAULT_ASSET = "rig_v1.npz"
+
+
+@contextmanager
+def open_asset(path: Path | str | None, default: str) -> Iterator[tuple[BinaryIO, str]]:
+    """(binary file, name for messages): ``path``, or the file ``default`` shipped in
+    reenact/assets (package data) when ``path`` is None."""
+    if path is None:
+        with resources.files("reenact.assets").joinpath(default).open("rb") as f:
+            yield f, default
+    else:
+        with open(path, "rb") as f:
+            yield f, str(path)
 
 
 @dataclass
@@ -120,11 +134,8 @@ class RigModel:
     @classmethod
     def load(cls, path: Path | None = None) -> "RigModel":
         """From ``path`` or, by default, the rig shipped in reenact/assets."""
-        if path is None:
-            with resources.files("reenact.assets").joinpath(DEFAULT_ASSET).open("rb") as f:
-                return cls._from_npz(f, DEFAULT_ASSET)
-        with open(path, "rb") as f:
-            return cls._from_npz(f, str(path))
+        with open_asset(path, DEFAULT_ASSET) as (f, name):
+            return cls._from_npz(f, name)
 
     @classmethod
     def _from_npz(cls, f, name: str) -> "RigModel":
