@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from reenact.tracking.align import STABLE_POINTS, inter_ocular
+from reenact.devdata import shared_data_root
 from reenact.tracking.smoothing import OneEuroConfig, OneEuroFilter
 from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
@@ -157,7 +158,7 @@ def jitter(data: Path, name: str, window: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("what", choices=["landmarks", "presence", "stills", "jitter", "all"])
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    ap.add_argument("--data", type=Path, default=shared_data_root())
     ap.add_argument("--video", default="single_face.mp4")
     ap.add_argument("--window", type=int, default=30)
     args = ap.parse_args()

@@ -60,7 +60,7 @@ def prepare(out: Path = BUILD / "pairs.npz") -> dict:
     source and target AUs) at the rig's crop size (256), uint8 / float16."""
     from reenact.eval.editing import StillAnalyser, edit_face
     from reenact.models.load import load_generator
-    from reenact.models.rig.data import DATA_ROOT, heldout_london_ids, london_ids, london_paths, read_rgb
+    from reenact.models.rig.data import analysed_pairs, heldout_london_ids, london_ids
     from reenact.tracking.align import crop_from_frame, transform_points, warp_to_crop
 
     rig = load_generator("rig")
@@ -68,11 +68,7 @@ def prepare(out: Path = BUILD / "pairs.npz") -> dict:
     keys = ("ids", "heldout", "crop", "rig", "region", "real", "face", "src_aus", "tgt_aus")
     rows: dict[str, list] = {k: [] for k in keys}
     with StillAnalyser(max_faces=1) as analyser:
-        for nnn in tqdm(london_ids(), desc="London pairs"):
-            neutral, smiling = (read_rgb(p) for p in london_paths(DATA_ROOT, nnn))
-            src, real = analyser.largest(neutral), analyser.largest(smiling)
-            if src is None or real is None:
-                continue
+        for nnn, neutral, smiling, src, real in analysed_pairs(london_ids(), analyser):
             ed = edit_face(rig, neutral, src.face, src.aus, real.aus)
             s = ed.size
             real_crop = warp_to_crop(smiling, crop_from_frame(real.face.landmarks, rig.align), s)

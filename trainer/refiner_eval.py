@@ -15,7 +15,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from reenact.aus.names import au_index
 
@@ -43,7 +42,7 @@ def evaluate(refiner_path: Path, out: Path, strips: Path | None, limit: int = 0,
     from reenact.eval.editing import StillAnalyser, edit_face
     from reenact.models.load import load_generator
     from reenact.models.refiner import RefinedRigGenerator, load_refiner
-    from reenact.models.rig.data import DATA_ROOT, heldout_london_ids, london_paths, read_rgb
+    from reenact.models.rig.data import analysed_pairs, heldout_london_ids
     from reenact.models.rig.evaluate import ISSUE_SMILE, _descriptor
     from reenact.tracking.align import crop_from_frame, transform_points, warp_to_crop
     from reenact.trainer.refiner import face_region, match_exposure
@@ -57,11 +56,7 @@ def evaluate(refiner_path: Path, out: Path, strips: Path | None, limit: int = 0,
     tiles: list[np.ndarray] = []
     a12 = au_index("AU12")
     with StillAnalyser(max_faces=1) as analyser:
-        for nnn in tqdm(ids, desc="held-out faces"):
-            neutral, smiling = (read_rgb(p) for p in london_paths(DATA_ROOT, nnn))
-            src, real = analyser.largest(neutral), analyser.largest(smiling)
-            if src is None or real is None:
-                continue
+        for nnn, neutral, smiling, src, real in analysed_pairs(ids, analyser, "held-out faces"):
             d_in = desc.describe(neutral, box_of(src.face.landmarks)) if desc else None
             d_real = desc.describe(smiling, box_of(real.face.landmarks)) if desc else None
             zero = edit_face(gens["rig+refiner"], neutral, src.face, src.aus, src.aus)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reenact.devdata import shared_data_root
 from reenact.aus.geometry import FEATURE_NAMES, canonical_points, features, similarity_nd
 from reenact.tracking.align import STABLE_POINTS
 
@@ -190,4 +191,4 @@ def main(data: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/work/shared/data"))
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else shared_data_root())

@@ -15,6 +15,7 @@ import numpy as np
 
 from reenact.aus.estimator import AUEstimator, EstimatorConfig
 from reenact.aus.geometry import FEATURE_NAMES
+from reenact.devdata import shared_data_root
 from reenact.aus.names import au_index
 from reenact.tracking.landmarker import blendshape_index
 
@@ -128,5 +129,5 @@ def main(data: Path, out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/work/shared/data"),
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else shared_data_root(),
          Path(sys.argv[2]) if len(sys.argv) > 2 else Path("docs/img"))

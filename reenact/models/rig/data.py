@@ -17,9 +17,10 @@ import numpy as np
 from tqdm import tqdm
 
 from reenact.atomic import atomic_path
+from reenact.devdata import shared_data_root
 from reenact.media.image import read_image
 
-DATA_ROOT = Path("/work/shared/data")
+DATA_ROOT = shared_data_root()
 # (clip, frame stride). face_noface.mov is left out: its face part is the single_face.mp4 clip.
 VIDEOS: tuple[tuple[str, int], ...] = (("WolfgangLanger_Pexels.mp4", 2), ("single_face.mp4", 1))
 
@@ -45,6 +46,17 @@ def heldout_london_ids(root: Path = DATA_ROOT, every: int = 5) -> list[str]:
 
 def london_paths(root: Path, nnn: str) -> tuple[Path, Path]:
     return (root / f"faces/london/neutral/{nnn}_03.jpg", root / f"faces/london/smiling/{nnn}_08.jpg")
+
+
+def analysed_pairs(ids, analyser, desc: str = "London pairs", root: Path = DATA_ROOT):
+    """(id, neutral image, smiling image, neutral analysis, smiling analysis) for each London
+    person in ``ids`` whose two photos both show a face; ``analyser`` is an
+    eval.editing.StillAnalyser (``largest(image)`` -> analysis or None)."""
+    for nnn in tqdm(ids, desc=desc):
+        neutral, smiling = (read_rgb(p) for p in london_paths(root, nnn))
+        src, real = analyser.largest(neutral), analyser.largest(smiling)
+        if src is not None and real is not None:
+            yield nnn, neutral, smiling, src, real
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -21,7 +21,8 @@ from tqdm import tqdm
 from reenact.atomic import atomic_path
 from reenact.aus.names import AU_NAMES, au_index
 from reenact.aus.presets import Preset, load_preset
-from reenact.models.rig.data import DATA_ROOT, heldout_london_ids, london_paths, read_rgb
+from reenact.models.rig.data import (DATA_ROOT, analysed_pairs, heldout_london_ids, london_paths,
+                                     read_rgb)
 from reenact.models.rig.appearance import AppearanceModel
 from reenact.models.rig.generator import RigConfig, RigGenerator
 from reenact.models.rig.model import RigModel
@@ -217,11 +218,7 @@ def appearance_strips(ids: list[str], path: Path, preset: Preset = ISSUE_SMILE,
                        appearance=AppearanceModel.load(appearance))
     rows = []
     with StillAnalyser(max_faces=1) as analyser:
-        for nnn in tqdm(ids, desc="appearance strips"):
-            neutral, smiling = (read_rgb(p) for p in london_paths(DATA_ROOT, nnn))
-            src, real = analyser.largest(neutral), analyser.largest(smiling)
-            if src is None or real is None:
-                continue
+        for _, neutral, smiling, src, real in analysed_pairs(ids, analyser, "appearance strips"):
             target = preset.apply(src.aus)
             a = edit_face(geo, neutral, src.face, src.aus, target)
             b = edit_face(app, neutral, src.face, src.aus, target)
