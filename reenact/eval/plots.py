@@ -4,12 +4,12 @@ Every function returns or writes uint8 RGB; files are written to a temp name and
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from reenact.atomic import atomic_path
 
 LABEL_H = 14
 BG = (255, 255, 255)
@@ -63,28 +63,21 @@ def save_png(image: np.ndarray, path: Path) -> Path:
     """Write uint8 RGB as PNG atomically (temp file in the same folder, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(np.asarray(image, np.uint8)).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
 def _save_figure(fig, path: Path) -> Path:
+    """Write a matplotlib figure as PNG atomically and close it (closed on failure too)."""
+    plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=100)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        plt.close(fig)
     return path
 
 
@@ -125,10 +118,7 @@ def au_over_time(times: np.ndarray, series: dict[str, np.ndarray], au_names: lis
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    try:
-        return _save_figure(fig, path)
-    finally:
-        plt.close(fig)
+    return _save_figure(fig, path)
 
 
 def per_au_bars(values: dict[str, dict[str, float]], path: Path, ylabel: str, title: str = "") -> Path:
@@ -147,7 +137,4 @@ def per_au_bars(values: dict[str, dict[str, float]], path: Path, ylabel: str, ti
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    try:
-        return _save_figure(fig, path)
-    finally:
-        plt.close(fig)
+    return _save_figure(fig, path)

