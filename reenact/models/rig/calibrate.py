@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
 from reenact.aus.names import au_index
-from reenact.models.rig.data import DATA_ROOT, heldout_london_ids, london_ids, london_paths, read_rgb
+from reenact.models.rig.data import analysed_neutrals, heldout_london_ids, london_ids
 from reenact.models.rig.model import RigModel
 
 
@@ -35,11 +34,7 @@ def calibrate(model: RigModel, cfg: CalibrateConfig = CalibrateConfig()) -> dict
     gen = RigGenerator(model)
     moved = {a: [] for a in cfg.aus}
     with StillAnalyser(max_faces=1) as analyser:
-        for nnn in tqdm(ids, desc="calibrating"):
-            image = read_rgb(london_paths(DATA_ROOT, nnn)[0])
-            src = analyser.largest(image)
-            if src is None:
-                continue
+        for _, image, src in analysed_neutrals(ids, analyser, "calibrating"):
             for name in cfg.aus:
                 i = au_index(name)
                 target = src.aus.copy()

@@ -48,6 +48,16 @@ def london_paths(root: Path, nnn: str) -> tuple[Path, Path]:
     return (root / f"faces/london/neutral/{nnn}_03.jpg", root / f"faces/london/smiling/{nnn}_08.jpg")
 
 
+def analysed_neutrals(ids, analyser, desc: str, root: Path = DATA_ROOT):
+    """(id, neutral image, its analysis) for each London person in ``ids`` whose neutral photo
+    shows a face; ``analyser`` as in ``analysed_pairs``."""
+    for nnn in tqdm(ids, desc=desc):
+        image = read_rgb(london_paths(root, nnn)[0])
+        src = analyser.largest(image)
+        if src is not None:
+            yield nnn, image, src
+
+
 def analysed_pairs(ids, analyser, desc: str = "London pairs", root: Path = DATA_ROOT):
     """(id, neutral image, smiling image, neutral analysis, smiling analysis) for each London
     person in ``ids`` whose two photos both show a face; ``analyser`` is an

@@ -16,13 +16,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from reenact.atomic import atomic_path
 from reenact.aus.names import AU_NAMES, au_index
 from reenact.aus.presets import Preset, load_preset
-from reenact.models.rig.data import (DATA_ROOT, analysed_pairs, heldout_london_ids, london_paths,
-                                     read_rgb)
+from reenact.models.rig.data import DATA_ROOT, analysed_neutrals, analysed_pairs, heldout_london_ids
 from reenact.models.rig.appearance import AppearanceModel
 from reenact.models.rig.generator import RigConfig, RigGenerator
 from reenact.models.rig.model import RigModel
@@ -59,11 +57,7 @@ def evaluate(generator: RigGenerator, ids: list[str], presets: dict[str, Preset]
     rows: dict[str, list] = {name: [] for name in presets}
     psnr, times, strips = [], [], []
     with StillAnalyser(max_faces=1) as analyser:
-        for nnn in tqdm(ids, desc="held-out faces"):
-            image = read_rgb(london_paths(DATA_ROOT, nnn)[0])
-            src = analyser.largest(image)
-            if src is None:
-                continue
+        for nnn, image, src in analysed_neutrals(ids, analyser, "held-out faces"):
             ref_desc = desc.describe(image, box_of(src.face.landmarks)) if desc else None
             zero = edit_face(generator, image, src.face, src.aus, src.aus)
             psnr.append(face_psnr(zero.image, image, src.face.landmarks))
