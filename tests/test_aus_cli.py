@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from reenact.aus.csv_io import read_au_csv
 from reenact.aus.names import AU_NAMES, OPENFACE_COLUMNS, au_index
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.cli.main import app
 
 DATA = Path(__file__).parent / "data"

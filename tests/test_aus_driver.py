@@ -9,7 +9,7 @@ import pytest
 
 from reenact.aus.driver import (CausalEMA, DriverSource, RemapConfig, SeriesRemapSource,
                                 driver_neutral, parse_gains, remap)
-from reenact.aus.errors import AUInputError, DriverEnded
+from reenact.errors import AUInputError, DriverEnded
 from reenact.aus.names import NUM_AUS, au_index
 from reenact.frame import Frame
 from reenact.tracking.types import Face

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from reenact.aus.csv_io import read_au_csv, write_au_csv
-from reenact.aus.errors import AUInputError, DriverEnded
+from reenact.errors import AUInputError, DriverEnded
 from reenact.aus.names import AU_NAMES, NUM_AUS, OPENFACE_COLUMNS, au_index
 from reenact.aus.presets import load_preset, preset_from_dict, shipped_presets
 from reenact.aus.sources import (AUSource, PresetSource, SequenceSource, TimelineSource,

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.cli.main import app
 
 from conftest import DATA

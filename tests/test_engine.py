@@ -58,7 +58,7 @@ class ConstSource:
 
     def targets(self, frame, own):
         if self.stop_at is not None and frame.index >= self.stop_at:
-            from reenact.aus.errors import DriverEnded
+            from reenact.errors import DriverEnded
             raise DriverEnded("driver over")
         return {k: np.full(17, self.value, np.float32) for k in own}
 
@@ -330,7 +330,7 @@ def test_driver_mode_targets_follow_the_driver():
 
 
 def test_driver_stop_policy_ends_the_engine_stream():
-    from reenact.aus.errors import DriverEnded
+    from reenact.errors import DriverEnded
 
     eng = Engine(PaintGen(), au_source=_driver("stop"), estimator=ZeroEstimator(),
                  cfg=EngineConfig(fade_frames=2), tracker=ScheduleTracker(lambda i: [fake_face(0, 80, 60, 60)]))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.eval.agreement import compare_edits
 from reenact.eval.backends import ModelSpec, model_label, parse_model_spec
 from reenact.eval.editing import FaceEdit

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.eval.inputs import list_pairs
 from reenact.eval.report import EvalConfig, run_eval, stats
 from reenact.eval.schema import REPORT_SCHEMA, jsonable, validate

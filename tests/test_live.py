@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reenact.aus.names import AU_NAMES, au_index
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.frame import Frame
 from reenact.live.capture import CaptureConfig, FileReader, LiveCapture, open_reader
 from reenact.live.controls import MutableAUSource

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.frame import Frame
 from reenact.live.controls import MutableAUSource
 from reenact.live.processor import LiveEngineConfig, PortraitProcessor, load_live_generator, read_portrait

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.models.load import load_generator
 from reenact.models.protocol import Generator
 from reenact.tracking.align import template_points

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.frame import Frame
 from reenact.media.sink import SinkConfig, VideoSink, check_output_path
 from reenact.media.source import SourceConfig, VideoSource

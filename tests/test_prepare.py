@@ -11,7 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from reenact.aus.names import OPENFACE_COLUMNS
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.dataset.prepare import PrepareConfig, prepare_dataset
 from reenact.tracking.align import AlignConfig, STABLE_POINTS, template_points, transform_points, warp_to_crop
 

@@ -17,7 +17,7 @@ import aiohttp
 import numpy as np
 import pytest
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.frame import Frame
 from reenact.live.presets import PresetLibrary
 from reenact.webrtc.client import OfferRefused, StampedCamera, connect

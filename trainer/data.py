@@ -26,14 +26,10 @@ import torch
 from PIL import Image
 
 from reenact.aus.names import AU_MAX, AU_MIN, NUM_AUS, OPENFACE_COLUMNS
-from reenact.cli.errors import ReenactError
+from reenact.errors import DatasetError
 from reenact.tracking.align import AlignConfig
 
 MAX_LISTED = 10  # problems listed in one error message
-
-
-class DatasetError(ReenactError):
-    pass
 
 
 @dataclass

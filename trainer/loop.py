@@ -25,7 +25,7 @@ import torch.distributed as dist
 
 from reenact.atomic import write_text_atomic
 from reenact.aus.names import to_model
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.models.checkpoint import read_checkpoint, save_checkpoint
 from reenact.models.networks import Critic, Generator, generator_cost
 from reenact.tracking.align import AlignConfig

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reenact.aus.errors import AUInputError
+from reenact.errors import AUInputError
 from reenact.aus.names import NUM_AUS
 
 

@@ -20,7 +20,7 @@ from typing import Iterable
 import numpy as np
 
 from reenact.atomic import atomic_path
-from reenact.aus.errors import AUInputError
+from reenact.errors import AUInputError
 from reenact.aus.names import AU_MAX, AU_NAMES, NUM_AUS, OPENFACE_COLUMNS
 
 PYFEAT_SCALE = AU_MAX

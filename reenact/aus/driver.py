@@ -20,7 +20,7 @@ from typing import Mapping
 
 import numpy as np
 
-from reenact.aus.errors import AUInputError, DriverEnded
+from reenact.errors import AUInputError, DriverEnded
 from reenact.aus.names import AU_MAX, AU_MIN, NUM_AUS, au_index
 from reenact.frame import Frame
 
@@ -165,7 +165,7 @@ def track_driver(path: str | Path, estimator=None, max_frames: int | None = None
     from tqdm import tqdm
 
     from reenact.aus.estimator import AUEstimator
-    from reenact.cli.errors import ReenactError
+    from reenact.errors import ReenactError
     from reenact.media.source import VideoSource
     from reenact.tracking.tracker import FaceTracker, TrackerConfig
 

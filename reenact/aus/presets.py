@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from reenact.aus.errors import AUInputError
+from reenact.errors import AUInputError
 from reenact.aus.names import AU_MAX, AU_MIN, NUM_AUS, au_index
 
 PRESET_KEYS = {"name", "description", "aus", "relative"}

@@ -16,14 +16,11 @@ import numpy as np
 
 from reenact.aus.csv_io import PYFEAT_COLUMNS, PYFEAT_SCALE
 from reenact.aus.names import AU_MAX, NUM_AUS
+from reenact.errors import BackendUnavailable
 
 INSTALL_HINT = ("install it with `pip install reenact[feat]` together with a CUDA build of torch "
                 "(py-feat does not import with the CPU-only torch Reenact pins); it downloads its "
                 "models at first use, so run it once online")
-
-
-class BackendUnavailable(RuntimeError):
-    """The requested AU backend cannot run here; the message says what to install."""
 
 
 def _import_feat():

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-from reenact.aus.errors import AUInputError
+from reenact.errors import AUInputError
 from reenact.media import formats
 
 IMAGE_SUFFIXES = formats.IMAGE_SUFFIXES | {".gif"}  # a GIF's first frame is a still too
@@ -64,7 +64,7 @@ def video_records(path: Path, estimator, cfg: ReportConfig) -> Iterator[dict]:
     from tqdm import tqdm
 
     from reenact.aus.driver import frame_time
-    from reenact.cli.errors import ReenactError
+    from reenact.errors import ReenactError
     from reenact.media.source import VideoSource
     from reenact.tracking.tracker import FaceTracker, TrackerConfig
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from reenact.aus.csv_io import AUSequence, read_au_csv
 from reenact.aus.driver import POLICIES, DriverSource, RemapConfig, SeriesRemapSource, frame_time
-from reenact.aus.errors import AUInputError, DriverEnded
+from reenact.errors import AUInputError, DriverEnded
 from reenact.aus.names import AU_MAX, AU_MIN, NUM_AUS
 from reenact.aus.presets import Preset, preset_from_dict, read_json, resolve_preset_path
 from reenact.aus.timeline import Timeline, timeline_from_dict

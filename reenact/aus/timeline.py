@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from reenact.aus.errors import AUInputError
+from reenact.errors import AUInputError
 from reenact.aus.names import AU_NAMES
 from reenact.aus.presets import (Preset, check_keys, parse_aus, preset_from_dict, read_json,
                                  resolve_preset_path)

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 
 
 def register(app: typer.Typer) -> None:

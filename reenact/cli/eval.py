@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 
 FORMATS = ("onnx",)
 

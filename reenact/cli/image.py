@@ -10,7 +10,7 @@ import typer
 from PIL import Image
 
 from reenact.atomic import atomic_path
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.media import image as media_image
 from reenact.media.formats import IMAGE_SUFFIXES
 

@@ -12,7 +12,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer  # noqa: E402
 
-from reenact.cli.errors import ReenactError  # noqa: E402
+from reenact.errors import ReenactError  # noqa: E402
 
 app = typer.Typer(help="Reenact: change the facial expression of people in video, in real time.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 
 DRIVER_ENDS = ("hold", "loop", "stop")
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",

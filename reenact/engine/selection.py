@@ -1,7 +1,7 @@
 """Which tracked faces get edited (``--faces all|largest|ID``)."""
 from __future__ import annotations
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.tracking.types import Face
 
 

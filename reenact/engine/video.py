@@ -12,8 +12,8 @@ from typing import Callable
 from tqdm import tqdm
 
 # DriverEnded: an AU source's driver ended under the "stop" policy.
-from reenact.aus.errors import DriverEnded
-from reenact.cli.errors import ReenactError
+from reenact.errors import DriverEnded
+from reenact.errors import ReenactError
 from reenact.engine.pipeline import Engine, EngineConfig
 from reenact.engine.stats import EngineStats
 from reenact.media.sink import SinkConfig, VideoSink, check_output_path

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.runtime.base import PRECISIONS
 from reenact.runtime.registry import backend_names
 

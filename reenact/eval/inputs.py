@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.media.formats import IMAGE_SUFFIXES
 _ID = re.compile(r"^([^_\-. ]+)")
 SOURCE_NAMES = ("neutral", "source", "a")

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from reenact.atomic import write_text_atomic
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.eval import plots
 from reenact.eval.config import EvalConfig
 from reenact.eval.editing import StillAnalyser
@@ -56,7 +56,7 @@ def load_generators(specs) -> list:
 
 
 def load_presets(specs) -> list:
-    from reenact.aus.errors import AUInputError
+    from reenact.errors import AUInputError
     from reenact.aus.presets import load_preset
 
     out = []

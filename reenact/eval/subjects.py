@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.eval.config import EvalConfig
 from reenact.eval.editing import Analysed, StillAnalyser
 from reenact.eval.identity import FaceDescriptor, acd, dlib_box_from_landmarks, unavailable_reason

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from reenact.aus.estimator import AUEstimator
 from reenact.aus.names import NUM_AUS
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.eval import metrics as M
 from reenact.eval import plots
 from reenact.eval.editing import Analysed, _box_iou, generator_align

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.frame import Frame
 from reenact.live.capture import LiveCapture
 from reenact.live.controls import MutableAUSource

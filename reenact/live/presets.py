@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "aus"
 

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 
 WINDOW = "reenact webcam"
 HELP = "1-9 preset  +/- strength  0 off/on  m masks  r reset  q quit"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.frame import Frame
 from reenact.live.controls import MutableAUSource
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 
 
 class VirtualCamera:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 
 
 def read_image(path: str | Path, error: type[Exception] = ReenactError) -> np.ndarray:

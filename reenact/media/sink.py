@@ -29,7 +29,7 @@ import numpy as np
 from av.video.reformatter import Interpolation
 
 from reenact.atomic import chmod_like_new_file
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.frame import Frame
 from reenact.media.audio import AudioCopier
 from reenact.media.info import VideoInfo

@@ -18,7 +18,7 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.frame import Frame
 from reenact.media.info import VideoInfo
 

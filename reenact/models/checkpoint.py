@@ -25,17 +25,13 @@ import torch
 
 from reenact.atomic import atomic_path
 from reenact.aus.names import AU_MAX, AU_MIN, AU_NAMES
-from reenact.cli.errors import ReenactError
+from reenact.errors import CheckpointError
 from reenact.models.networks import (Critic, CriticConfig, GanGenerator, Generator,
                                      GeneratorConfig)
 from reenact.tracking.align import AlignConfig
 
 FORMAT = "reenact-ganimation"
 FORMAT_VERSION = 1
-
-
-class CheckpointError(ReenactError):
-    """A checkpoint that cannot be used: missing, unreadable, or made for another model."""
 
 
 # ------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.models.protocol import GeneratorOutput
 from reenact.tracking.align import AlignConfig
 

@@ -18,14 +18,10 @@ from typing import Callable
 
 import torch
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import BackendUnavailable, ReenactError
 from reenact.models.protocol import GeneratorOutput
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
-
-
-class BackendUnavailable(ReenactError):
-    """A backend asked for by name that cannot run on this machine (the message says why)."""
 
 
 def default_threads() -> int:

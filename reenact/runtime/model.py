@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from reenact.aus.names import NUM_AUS, to_model
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.models.networks import GanGenerator, Generator
 
 

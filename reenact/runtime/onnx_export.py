@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from reenact.atomic import atomic_path
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.runtime.model import example_inputs, export_graph, model_hash
 
 INPUT_NAMES = ("crops", "aus")

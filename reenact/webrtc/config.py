@@ -5,7 +5,7 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 
 
 @dataclass(frozen=True)

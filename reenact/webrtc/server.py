@@ -12,7 +12,7 @@ from typing import Callable
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from reenact.cli.errors import ReenactError
+from reenact.errors import ReenactError
 from reenact.live.controls import MutableAUSource
 from reenact.live.presets import PresetLibrary
 from reenact.webrtc.config import ServeConfig
