@@ -47,7 +47,8 @@ def open_targets(aus: Optional[str], driver: Optional[Path], driver_end: str, fp
 
 
 def video_command(
-    input: Path = typer.Argument(..., help="The video to edit (any format FFmpeg reads)."),
+    input: Path = typer.Argument(..., help="The video to edit (any format FFmpeg reads), or a photo "
+                                 "to animate (with --driver, a timeline, or --duration)."),
     output: Path = typer.Option(..., "-o", "--output", help="Output video (.mp4, .mov or .mkv)."),
     aus: Optional[str] = typer.Option(None, "--aus", help="Target expression: a preset name "
                                       "(smile), a preset/timeline JSON, or an OpenFace/py-feat CSV."),
@@ -67,11 +68,18 @@ def video_command(
     fade: int = typer.Option(6, "--fade", min=0, help="Frames over which an edit fades in/out when a face appears/leaves."),
     device: str = typer.Option("cpu", "--device", help="torch device for crops, model and paste (cpu, cuda)."),
     no_audio: bool = typer.Option(False, "--no-audio", help="Leave the audio out."),
+    duration: Optional[float] = typer.Option(None, "--duration", min=0.0, help="IN is a photo: "
+                                             "seconds of video to make (default: the driver's or "
+                                             "the timeline's length)."),
+    fps: float = typer.Option(30.0, "--fps", min=1.0, max=240.0, help="IN is a photo: frame rate "
+                              "of the video made from it (a driver video gives its own)."),
 ) -> None:
     """Change the facial expressions in a video; sound, timing and resolution are kept."""
     from reenact.engine.pipeline import EngineConfig
     from reenact.engine.selection import parse_faces
+    from reenact.engine.photo import animate_photo, photo_timing
     from reenact.engine.video import edit_video
+    from reenact.media.photo import is_photo
     from reenact.media.sink import SinkConfig, check_output_path
     from reenact.media.source import VideoSource
 
@@ -79,17 +87,26 @@ def video_command(
     if preset not in X264_PRESETS:
         raise ReenactError(f"--preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
     check_output_path(output)  # a bad container fails before the driver or model is loaded
-    with VideoSource(input) as probe:  # unreadable input fails before anything slow
-        fps = float(probe.info.rate or 30)
+    photo = is_photo(input)
+    if not photo:
+        with VideoSource(input) as probe:  # unreadable input fails before anything slow
+            fps = float(probe.info.rate or 30)
     source = open_targets(aus, driver, driver_end, fps)
+    timing = photo_timing(source, fps=fps, duration=duration, driver=driver) if photo else None
     generator = load_model(model, backend, device, batch)
     if hasattr(generator, "describe"):
         typer.echo(f"model {model}: {generator.describe()}", err=True)
     cfg = EngineConfig(strength=strength, faces=faces, batch=batch, fade_frames=fade, device=device)
     sink_cfg = SinkConfig(crf=crf, preset=preset, audio="none" if no_audio else "copy")
+    log = lambda m: typer.echo(m, err=True)  # noqa: E731
     try:
-        stats = edit_video(input, output, generator, source, engine_cfg=cfg, sink_cfg=sink_cfg,
-                           progress=sys.stderr.isatty(), log=lambda m: typer.echo(m, err=True))
+        if photo:
+            stats = animate_photo(input, output, generator, source, timing, audio_from=driver,
+                                  engine_cfg=cfg, sink_cfg=sink_cfg, progress=sys.stderr.isatty(),
+                                  log=log)
+        else:
+            stats = edit_video(input, output, generator, source, engine_cfg=cfg, sink_cfg=sink_cfg,
+                               progress=sys.stderr.isatty(), log=log)
     except KeyboardInterrupt:
         typer.echo(f"interrupted: nothing written to {output}", err=True)
         raise typer.Exit(130)

@@ -23,9 +23,12 @@ from reenact.media.source import SourceConfig, VideoSource
 def edit_video(input_path: str | Path, output_path: str | Path, generator, au_source, *,
                engine_cfg: EngineConfig = EngineConfig(), sink_cfg: SinkConfig = SinkConfig(),
                tracker_cfg=None, tracker=None, estimator=None, progress: bool = True,
-               log: Callable[[str], None] = print) -> EngineStats:
+               log: Callable[[str], None] = print, source=None,
+               audio_from: str | Path | None | bool = True) -> EngineStats:
     """Edit the faces of ``input_path`` into ``output_path`` (see the module doc).
 
+    source: the frames to edit, when they are not decoded from ``input_path`` (a PhotoSource);
+    audio_from: the file whose audio goes into the output (True: ``input_path``; None: no audio).
     Returns the run's EngineStats (per-stage times included: decode and encode are their threads'
     busy time)."""
     input_path, output_path = Path(input_path), Path(output_path)
@@ -33,11 +36,13 @@ def edit_video(input_path: str | Path, output_path: str | Path, generator, au_so
     if output_path.exists() and input_path.exists() and output_path.resolve() == input_path.resolve():
         raise ReenactError(f"{output_path}: the output would overwrite the input; choose another name")
     t0 = time.perf_counter()
-    with VideoSource(input_path, SourceConfig()) as src:
+    if audio_from is True:
+        audio_from = input_path
+    with source or VideoSource(input_path, SourceConfig()) as src:
         if tracker_cfg is None and tracker is None:
             from reenact.tracking.tracker import TrackerConfig
             tracker_cfg = TrackerConfig(mode="video", fps=float(src.info.rate or 30))
-        sink = VideoSink(output_path, src.info, sink_cfg, audio_from=input_path)
+        sink = VideoSink(output_path, src.info, sink_cfg, audio_from=audio_from)
         if src.info.rotation:
             log(f"{input_path.name}: rotation {src.info.rotation} degrees (display matrix) kept in the output")
         told = len(sink.notes)
