@@ -157,3 +157,18 @@ def test_bad_mode_messages_are_one_clear_line(tmp_path, obj, expected):
 def test_strength_outside_0_1_is_refused():
     with pytest.raises(ValueError, match="strength must be between 0 and 1"):
         load_preset("smile").apply(crying_face(), 1.5)
+
+
+def test_timeline_through_prototypes_moves_without_jumps():
+    from reenact.aus.timeline import timeline_from_dict
+    tl = timeline_from_dict({"keyframes": [
+        {"t": 0.0, "aus": {}},
+        {"t": 1.0, "preset": "smile", "ease": "ease-in-out"},
+        {"t": 2.0, "preset": "sadness", "ease": "linear"}]}, "tl")
+    own = crying_face()
+    np.testing.assert_array_equal(tl.at(0.0, own), own)
+    np.testing.assert_array_equal(tl.at(1.0, own), load_preset("smile").apply(own))
+    outs = np.stack([tl.at(t, own) for t in np.linspace(0, 2, 201)])
+    assert np.abs(np.diff(outs, axis=0)).max() < 0.1   # 0.01 s steps: no jump anywhere
+    assert tl.at(1.0, own)[A["AU01"]] == pytest.approx(REST_LEVEL[A["AU01"]])  # smile relaxed it
+    assert tl.at(2.0, own)[A["AU01"]] == load_preset("sadness").values[A["AU01"]]
