@@ -2,13 +2,20 @@
 
 Schema (a JSON object; docs/aus.md has the full description)::
 
-    {"name": "smile", "aus": {"AU06": 2.0, "AU12": 3.0}, "relative": false}
+    {"name": "smile", "mode": "prototype", "emotion": "happiness",
+     "aus": {"AU06": 2.5, "AU12": 3.5}}
 
 - "aus": AU names ("AU12", also "AU12_r", "12") -> intensity on OpenFace's 0-5 scale.
-- "relative" (optional, default false): the values are added to the face's own AUs (then
-  clamped to 0-5), and may be negative (-5..5). When false the listed AUs are set to the given
-  values and every AU not listed keeps the face's own value, so a "smile" preset does not
-  flatten the person's brows or stop their blinks.
+- "mode" (optional, default "set") says how the values combine with the face's own AUs:
+  - "set": the listed AUs are set to the given values and every AU not listed keeps the face's
+    own value, so a "brows_up" preset does not flatten the person's mouth or stop their blinks;
+  - "additive": the values are added to the face's own AUs (then clamped to 0-5) and may be
+    negative (-5..5); ``"relative": true`` is the older spelling of this mode;
+  - "prototype": a whole expression (reenact.aus.prototypes): the listed AUs are set, and the
+    AUs that contradict the preset's "emotion" (or those in its "relax" list) are lowered to
+    their resting level, so a smile on a crying face also lowers the crying brow and mouth.
+- "emotion" (prototype mode): one of reenact.aus.prototypes.EMOTIONS; "relax" (prototype mode,
+  optional): a list of AU names that replaces the emotion's table of contradicting AUs.
 - "name" and "description" are optional and informational.
 """
 from __future__ import annotations
@@ -23,26 +30,50 @@ import numpy as np
 
 from reenact.errors import AUInputError
 from reenact.aus.names import AU_MAX, AU_MIN, NUM_AUS, au_index
+from reenact.aus.prototypes import EMOTIONS, contradicting, prototype_target
 
-PRESET_KEYS = {"name", "description", "aus", "relative"}
+PRESET_KEYS = {"name", "description", "aus", "relative", "mode", "emotion", "relax"}
+MODES = ("set", "additive", "prototype")
 # Presets shipped with the project; a bare name ("smile") is looked up here.
 PRESET_DIR = Path(str(resources.files("reenact.presets")))  # examples/aus/ in the repository
 
 
 @dataclass(frozen=True)
 class Preset:
-    """values: AU index -> value (0-5, or -5..5 when relative)."""
+    """values: AU index -> value (0-5, or -5..5 when relative, i.e. additive).
+
+    relax: AU indices a prototype lowers to their resting level (empty for "set" and "additive"
+    presets); emotion: the prototype's emotion ("" when it has none)."""
 
     name: str
     values: Mapping[int, float]
     relative: bool = False
+    relax: tuple[int, ...] = ()
+    emotion: str = ""
+    prototype: bool = False
 
-    def apply(self, own: np.ndarray) -> np.ndarray:
-        """Target AUs for a face whose own AUs are ``own`` (17,): float32 (17,) on 0-5."""
-        out = np.asarray(own, np.float32).copy()
-        for i, v in self.values.items():
-            out[i] = out[i] + v if self.relative else v
-        return np.clip(out, AU_MIN, AU_MAX).astype(np.float32)
+    @property
+    def mode(self) -> str:
+        return "additive" if self.relative else "prototype" if self.prototype else "set"
+
+    def apply(self, own: np.ndarray, strength: float = 1.0) -> np.ndarray:
+        """Target AUs for a face whose own AUs are ``own`` (17,): float32 (17,) on 0-5.
+
+        strength s in [0, 1] moves linearly from the face's own AUs (s = 0: ``own`` exactly)
+        to the preset's full target (s = 1), so a slider over s has no jumps."""
+        if not 0.0 <= strength <= 1.0:  # NaN fails this test too
+            raise ValueError(f"strength must be between 0 and 1, got {strength}")
+        own = np.clip(np.asarray(own, np.float32), AU_MIN, AU_MAX)
+        if self.prototype and not self.relative:
+            full = prototype_target(own, self.values, self.relax)
+        else:
+            full = own.copy()
+            for i, v in self.values.items():
+                full[i] = full[i] + v if self.relative else v
+            full = np.clip(full, AU_MIN, AU_MAX)
+        if strength == 1.0:
+            return full.astype(np.float32)
+        return (own + np.float32(strength) * (full - own)).astype(np.float32)
 
     def vector(self) -> np.ndarray:
         """The preset applied to a face with all AUs at 0."""
@@ -98,11 +129,54 @@ def preset_from_dict(obj: Any, where: str, default_name: str = "preset") -> Pres
     check_keys(obj, PRESET_KEYS, where, "a preset")
     if "aus" not in obj:
         raise AUInputError(f"{where}: missing key \"aus\"")
+    mode = preset_mode(obj, where)
+    relative = mode == "additive"
+    name = str(obj.get("name", default_name))
+    values = parse_aus(obj["aus"], f"{where}: \"aus\"", relative)
+    if mode != "prototype":
+        for key in ("emotion", "relax"):
+            if key in obj:
+                raise AUInputError(f"{where}: \"{key}\" belongs to \"mode\": \"prototype\" "
+                                   f"presets; this one is \"{mode}\"")
+        return Preset(name, values, relative)
+    emotion, relax = prototype_relax(obj, where)
+    return Preset(name, values, False, relax, emotion, prototype=True)
+
+
+def preset_mode(obj: dict, where: str) -> str:
+    """The preset's mode from "mode" and the older "relative" flag, checked."""
     relative = obj.get("relative", False)
     if not isinstance(relative, bool):
         raise AUInputError(f"{where}: \"relative\" must be true or false, got {relative!r}")
-    name = obj.get("name", default_name)
-    return Preset(str(name), parse_aus(obj["aus"], f"{where}: \"aus\"", relative), relative)
+    mode = obj.get("mode", "additive" if relative else "set")
+    if mode not in MODES:
+        raise AUInputError(f"{where}: \"mode\" {mode!r} is unknown; use one of "
+                           f"{', '.join(map(repr, MODES))}")
+    if relative and mode != "additive":
+        raise AUInputError(f"{where}: \"relative\": true means \"mode\": \"additive\", "
+                           f"but \"mode\" is {mode!r}")
+    return mode
+
+
+def prototype_relax(obj: dict, where: str) -> tuple[str, tuple[int, ...]]:
+    """(emotion, AU indices to relax) of a prototype preset: its "relax" list, else its emotion's."""
+    emotion = obj.get("emotion", "")
+    if emotion and emotion not in EMOTIONS:
+        raise AUInputError(f"{where}: \"emotion\" {emotion!r} is unknown; use one of "
+                           f"{', '.join(EMOTIONS)} (or give a \"relax\" list of AUs)")
+    if "relax" not in obj:
+        if not emotion:
+            raise AUInputError(f"{where}: a \"prototype\" preset needs an \"emotion\" "
+                               f"({', '.join(EMOTIONS)}) or a \"relax\" list of AUs")
+        return emotion, contradicting(emotion)
+    relax = obj["relax"]
+    if not isinstance(relax, list):
+        raise AUInputError(f"{where}: \"relax\" must be a list of AU names like [\"AU15\"], "
+                           f"got {relax!r}")
+    try:
+        return emotion, tuple(au_index(n) for n in relax)
+    except ValueError as e:
+        raise AUInputError(f"{where}: \"relax\": {e}") from None
 
 
 def resolve_preset_path(spec: str | Path) -> Path:
