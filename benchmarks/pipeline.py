@@ -32,7 +32,7 @@ import torch
 from reenact.aus.estimator import AUEstimator
 from reenact.aus.names import AU_NAMES
 from reenact.kernels import crop_faces, paste_faces, paste_weight
-from reenact.tracking.align import AlignConfig, crop_from_frame, transform_points
+from reenact.tracking.align import crop_from_frame, transform_points
 from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
 STAGES = ("decode", "track", "au", "crop", "generator", "blend", "encode")
@@ -102,7 +102,7 @@ class Stages:
     def __init__(self, spec: RunSpec):
         self.spec = spec
         self.gen = spec.generator
-        self.align = getattr(self.gen, "align", None) or AlignConfig(size=self.gen.image_size)
+        self.align = self.gen.align
         self.tracker = FaceTracker(spec.tracker)
         self.estimator = AUEstimator()
 

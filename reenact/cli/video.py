@@ -83,8 +83,7 @@ def video_command(
         fps = float(probe.info.rate or 30)
     source = open_targets(aus, driver, driver_end, fps)
     generator = load_model(model, backend, device, batch)
-    if hasattr(generator, "describe"):
-        typer.echo(f"model {model}: {generator.describe()}", err=True)
+    typer.echo(f"model {model}: {generator.describe()}", err=True)
     cfg = EngineConfig(strength=strength, faces=faces, batch=batch, fade_frames=fade, device=device)
     sink_cfg = SinkConfig(crf=crf, preset=preset, audio="none" if no_audio else "copy")
     try:
