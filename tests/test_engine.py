@@ -252,6 +252,8 @@ def test_mask_on_request_matches_what_the_paste_changed():
     before = asked.image.astype(float)
     assert eng.process(plain).mask is None
     out = eng.process(asked)
+    assert out.edited and set(out.own_aus) == set(out.targets) == {0}  # the engine's typed hand-offs
+    assert out.own_aus[0].shape == (17,)
     mask = out.mask
     assert mask.shape == out.image.shape[:2] and mask.max() == pytest.approx(0.5, abs=0.01)
     # The painted red channel moved by mask * (255 - original): the mask is the paste weight.

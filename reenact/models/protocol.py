@@ -78,8 +78,10 @@ def protocol_errors(obj) -> list[str]:
     for attr, kind in ATTRIBUTE_TYPES.items():
         if not hasattr(obj, attr):
             errors.append(f"no {attr}")
-        elif not isinstance(getattr(obj, attr), kind) or (kind is int and isinstance(getattr(obj, attr), bool)):
-            errors.append(f"{attr} is {type(getattr(obj, attr)).__name__}, not {kind.__name__}")
+            continue
+        value = getattr(obj, attr)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):  # bool is an int
+            errors.append(f"{attr} is {type(value).__name__}, not {kind.__name__}")
     if not callable(getattr(obj, "describe", None)):
         errors.append("no describe()")
     if not callable(obj):

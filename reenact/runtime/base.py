@@ -45,8 +45,8 @@ class BackendConfig:
     take 1..max_batch, larger inputs are split into chunks of ``batch``); threads: CPU threads for
     intra-op parallelism (None = the cores this process may use); precision: one of PRECISIONS
     (each backend lists the ones it supports), None = the backend's preferred one, the first of
-    its ``precisions`` (fp16 on TensorRT, fp32 elsewhere; make_backend fills it in); cache_dir: exported graphs and engines (None =
-    ``default_cache_dir()``)."""
+    its ``precisions`` (fp16 on TensorRT, fp32 elsewhere; make_backend fills it in); cache_dir:
+    exported graphs and engines (None = ``default_cache_dir()``)."""
 
     device: str = "cpu"
     batch: int = 1
