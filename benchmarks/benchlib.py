@@ -166,9 +166,9 @@ def time_generator(name: str, cfg_name: str, gcfg: GeneratorConfig, backend: str
     with torch.inference_mode():
         ref = gen(crops, aus)
     try:
-        bcfg = BackendConfig(cache_dir=cache_dir) if cache_dir else None
-        b = make_backend(backend, gen, device=device, batch=batch, threads=threads,
-                         precision=precision, cfg=bcfg)
+        bcfg = BackendConfig(device=device, batch=batch, threads=threads, precision=precision,
+                             cache_dir=cache_dir)
+        b = make_backend(backend, gen, cfg=bcfg)
     except BackendUnavailable as e:
         res.error = str(e)
         return res

@@ -32,7 +32,7 @@ import torch
 from reenact.aus.estimator import AUEstimator
 from reenact.aus.names import AU_NAMES
 from reenact.kernels import crop_faces, paste_faces, paste_weight
-from reenact.tracking.align import AlignConfig, crop_from_frame, transform_points
+from reenact.tracking.align import crop_from_frame, transform_points
 from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
 STAGES = ("decode", "track", "au", "crop", "generator", "blend", "encode")
@@ -102,7 +102,7 @@ class Stages:
     def __init__(self, spec: RunSpec):
         self.spec = spec
         self.gen = spec.generator
-        self.align = getattr(self.gen, "align", None) or AlignConfig(size=self.gen.image_size)
+        self.align = self.gen.align
         self.tracker = FaceTracker(spec.tracker)
         self.estimator = AUEstimator()
 
@@ -222,15 +222,10 @@ def run_file(spec: RunSpec, clip: Path, frames: int, tmp: Path) -> dict:
     return {"name": spec.name, "mode": "file", "frames": n_frames, "faces": n_faces,
             "batch": spec.batch, "threads": spec.threads, "torch_threads": spec.torch_threads or spec.threads,
             "tracker": spec.tracker.mode,
-            "generator": _describe(spec.generator),
+            "generator": spec.generator.describe(),
             "stage_ms": {s: 1e3 * t[s] / max(1, n_frames) for s in STAGES},
             "sum_stage_ms": 1e3 * sum(t[s] for s in STAGES) / max(1, n_frames),
             "wall_s": wall, "fps": n_frames / wall}
-
-
-def _describe(gen) -> str:
-    d = getattr(gen, "describe", None)
-    return d() if callable(d) else type(gen).__name__
 
 
 # ------------------------------------------------------------------------------------------
@@ -272,7 +267,7 @@ def run_engine_file(name: str, generator, clip: Path, frames: int, tmp: Path, *,
     ms = d["ms_per_frame"]
     stage_ms = {ours: ms.get(theirs, float("nan")) for ours, theirs in ENGINE_STAGES.items()}
     return {"name": name, "mode": "file (engine)", "frames": d["frames"], "faces": d["face_frames"],
-            "batch": batch, "threads": threads, "generator": _describe(generator),
+            "batch": batch, "threads": threads, "generator": generator.describe(),
             "stage_ms": stage_ms, "sum_stage_ms": sum(stage_ms.values()), "wall_s": d["wall_s"],
             "fps": d["frames"] / d["wall_s"], "engine_stats": d}
 

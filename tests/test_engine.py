@@ -25,17 +25,26 @@ RED = (255, 0, 0)
 
 
 # -- test doubles --------------------------------------------------------------------------------
-class IdentityGen:
-    """Attention 1 everywhere: every edit is a no-op."""
+class FakeGen:
+    """The protocol attributes of a 64 px generator that ignores landmarks."""
+    name = "fake"
     image_size = 64
+    align = AlignConfig(size=64)
+    needs_landmarks = False
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+class IdentityGen(FakeGen):
+    """Attention 1 everywhere: every edit is a no-op."""
 
     def __call__(self, crops, aus, *, landmarks=None, source_aus=None):
         return GeneratorOutput(crops.clone(), torch.ones_like(crops[:, :1]))
 
 
-class PaintGen:
+class PaintGen(FakeGen):
     """Paints the whole crop red (A = 0); records the batch sizes it was called with."""
-    image_size = 64
 
     def __init__(self, fail_after: int | None = None):
         self.calls: list[int] = []
@@ -182,7 +191,7 @@ def test_order_batching_and_untouched_frames():
     assert max(gen.calls) <= 3 and sum(gen.calls) == 2 * 8
     for f, o in zip(out, orig):
         if f.index % 3 == 0:
-            assert np.array_equal(f.image, o) and not f.meta.get("edited")
+            assert np.array_equal(f.image, o) and not f.edited
         else:
             assert is_red(f.image[60, 50]) and is_red(f.image[60, 110])
     assert eng.stats.face_frames == 16 and eng.stats.edited_frames == 8
@@ -192,7 +201,7 @@ def test_presence_fades_in_and_out():
     k = 4
     sched = lambda i: [fake_face(0, 80, 60, 60)] if 5 <= i < 25 else []
     eng, gen, out, orig = run_engine(sched, 30, EngineConfig(fade_frames=k))
-    pres = [f.meta["presence"].get(0, 0.0) if "presence" in f.meta else 0.0 for f in out]
+    pres = [f.presence.get(0, 0.0) for f in out]
     assert 0 < pres[5] < pres[6] < pres[7] < pres[8] < 1
     assert all(p == 1.0 for p in pres[5 + k:25 - k])
     assert pres[20] == 1 > pres[21] > pres[22] > pres[23] > pres[24] > 0
@@ -203,7 +212,7 @@ def test_presence_fades_in_and_out():
 
 def test_a_face_present_from_the_start_does_not_fade_in():
     eng, gen, out, orig = run_engine(lambda i: [fake_face(0, 80, 60, 60)], 6, EngineConfig(fade_frames=4))
-    assert all(f.meta["presence"][0] == 1.0 for f in out)
+    assert all(f.presence[0] == 1.0 for f in out)
 
 
 def test_strength_blends_generated_and_real():
@@ -230,7 +239,7 @@ def test_live_process_is_one_in_one_out():
     frames = frames_of(6)
     outs = [eng.process(f) for f in frames]
     assert [o.index for o in outs] == list(range(6))
-    pres = [o.meta["presence"].get(0, 0.0) for o in outs]
+    pres = [o.presence.get(0, 0.0) for o in outs]
     assert pres[0] == 0.0 and 0 < pres[1] < pres[2] < pres[3] < pres[4] == 1.0
 
 
@@ -239,11 +248,13 @@ def test_mask_on_request_matches_what_the_paste_changed():
                  cfg=EngineConfig(strength=0.5, fade_frames=0, lookahead=False),
                  tracker=ScheduleTracker(lambda i: [fake_face(0, 80, 60, 60)]))
     plain, asked = frames_of(2)
-    asked.meta["want_mask"] = True
+    asked.want_mask = True
     before = asked.image.astype(float)
-    assert "mask" not in eng.process(plain).meta
+    assert eng.process(plain).mask is None
     out = eng.process(asked)
-    mask = out.meta["mask"]
+    assert out.edited and set(out.own_aus) == set(out.targets) == {0}  # the engine's typed hand-offs
+    assert out.own_aus[0].shape == (17,)
+    mask = out.mask
     assert mask.shape == out.image.shape[:2] and mask.max() == pytest.approx(0.5, abs=0.01)
     # The painted red channel moved by mask * (255 - original): the mask is the paste weight.
     moved = out.image[..., 0].astype(float) - before[..., 0]

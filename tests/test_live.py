@@ -236,10 +236,10 @@ def test_overlay_and_mask_view_draw_only_where_expected():
     assert (out[:30] != 100).any() and (out[60:] == 100).all()
     mask = np.zeros((120, 160), np.float32)
     mask[40:80, 60:100] = 1.0
-    tinted = draw_masks(image, {"mask": mask}, [])
+    tinted = draw_masks(image, mask, [])
     assert tinted[60, 80, 0] > 100 and tinted[60, 80, 1] < 100 and (tinted[:30] == 100).all()
     face = Face(face_id=0, landmarks=np.tile(np.array([[20.0, 20.0]], np.float32), (478, 1)))
-    dots = draw_masks(image, {}, [face])  # no mask from the engine: the landmarks instead
+    dots = draw_masks(image, None, [face])  # no mask from the engine: the landmarks instead
     assert (dots[19:22, 19:22] != 100).any() and (dots[60:] == 100).all()
 
 

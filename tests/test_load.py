@@ -7,13 +7,13 @@ import torch
 
 from reenact.errors import ReenactError
 from reenact.models.load import load_generator
-from reenact.models.protocol import Generator
+from reenact.models.protocol import FaceGenerator
 from reenact.tracking.align import template_points
 
 
 def test_rig_loads_from_package_data_and_runs():
     gen = load_generator("rig")
-    assert isinstance(gen, Generator) and gen.needs_landmarks
+    assert isinstance(gen, FaceGenerator) and gen.needs_landmarks
     s = gen.image_size
     assert gen.align.size == s
     lms = torch.from_numpy(template_points(gen.align)[None])

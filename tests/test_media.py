@@ -145,7 +145,7 @@ def test_edited_frames_go_back_with_the_source_colour_matrix(tmp_path):
     src = DATA / "video" / "single_face_small.mp4"
 
     def touch(f: Frame) -> Frame:
-        f.meta["edited"] = True
+        f.edited = True
         return f
 
     dst = tmp_path / "out.mp4"

@@ -6,7 +6,7 @@ from reenact.aus.names import NUM_AUS
 from reenact.models.networks import (CRITIC_CONFIGS, GENERATOR_CONFIGS, Critic, CriticConfig,
                                      GanGenerator, Generator, GeneratorConfig, count_cost,
                                      generator_cost)
-from reenact.models.protocol import Generator as GeneratorProtocol
+from reenact.models.protocol import FaceGenerator
 from reenact.models.protocol import GeneratorOutput, blend
 
 
@@ -111,7 +111,7 @@ def test_attention_one_through_the_network():
 def test_wrapper_speaks_the_0_to_5_scale():
     net = Generator(GENERATOR_CONFIGS["tiny"]).eval()
     wrapped = GanGenerator(net)
-    assert isinstance(wrapped, GeneratorProtocol) and wrapped.image_size == 64
+    assert isinstance(wrapped, FaceGenerator) and wrapped.image_size == 64
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     aus05 = torch.rand(2, NUM_AUS) * 5
     out = wrapped(x, aus05, landmarks=torch.zeros(2, 478, 2), source_aus=torch.zeros(2, NUM_AUS))

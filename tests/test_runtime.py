@@ -130,16 +130,16 @@ def test_tensorrt_backend_matches_torch_on_gpu(gen, tmp_path):
         pytest.skip("no CUDA device")
     from reenact.runtime import BackendConfig, make_backend
 
-    cfg = BackendConfig(cache_dir=tmp_path)
-    b = make_backend("tensorrt", gen, device="cuda", batch=4, cfg=cfg)
+    cfg = BackendConfig(cache_dir=tmp_path, device="cuda", batch=4)
+    b = make_backend("tensorrt", gen, cfg=cfg)
     crops, aus = example_inputs(64, batch=4, device="cuda")
     out = b(crops, aus)
     with torch.inference_mode():
         ref = gen.to("cuda")(crops, aus)
     # fp16 engine: compare loosely.
     assert (out.color - ref.color).abs().mean() < 1e-2
-    assert b.engine_path.is_file()
-    again = make_backend("tensorrt", gen, device="cuda", batch=4, cfg=cfg)  # from the cache
+    assert b.cfg.precision == "fp16" and b.engine_path.is_file()  # TensorRT prefers fp16
+    again = make_backend("tensorrt", gen, cfg=cfg)  # from the cache
     torch.testing.assert_close(again(crops, aus).color, out.color, atol=1e-3, rtol=0)
 
 

@@ -94,8 +94,7 @@ def video_command(
     source = open_targets(aus, driver, driver_end, fps)
     timing = photo_timing(source, fps=fps, duration=duration, driver=driver) if photo else None
     generator = load_model(model, backend, device, batch)
-    if hasattr(generator, "describe"):
-        typer.echo(f"model {model}: {generator.describe()}", err=True)
+    typer.echo(f"model {model}: {generator.describe()}", err=True)
     cfg = EngineConfig(strength=strength, faces=faces, batch=batch, fade_frames=fade, device=device)
     sink_cfg = SinkConfig(crf=crf, preset=preset, audio="none" if no_audio else "copy")
     log = lambda m: typer.echo(m, err=True)  # noqa: E731

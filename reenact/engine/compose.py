@@ -36,12 +36,6 @@ def torch_threads(n: int | None):
         torch.set_num_threads(prev)
 
 
-def generator_align(generator) -> AlignConfig:
-    """The crop a generator wants: its ``align`` attribute, else the default template at its size."""
-    align = getattr(generator, "align", None)
-    return align if align is not None else AlignConfig(size=int(generator.image_size))
-
-
 @dataclass
 class FaceCrops:
     """N aligned faces of one frame. crops: float (N, 3, S, S) [-1, 1]; landmarks: float32

@@ -8,9 +8,10 @@ the same order; ``flush()`` returns the rest at the end. Two things hold frames 
 ``process(frame)`` is the one-in, one-out form for live use (no look-ahead: edits fade in only).
 
 Frames without a selected face are returned untouched: their pixels are never converted, and
-``meta["edited"]`` stays unset so a sink may encode the decoded picture as is. A frame that
-arrives with ``meta["want_mask"]`` set leaves with ``meta["mask"]``: float32 (H, W), the weight
-with which edited pixels replaced the frame's own (a preview's mask view).
+``Frame.edited`` stays False so a sink may encode the decoded picture as is. A frame that
+arrives with ``want_mask`` set leaves with ``mask``: float32 (H, W), the weight with which edited
+pixels replaced the frame's own (a preview's mask view). Each frame also leaves with ``own_aus``
+and ``presence`` (reenact.frame).
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from reenact.engine.compose import (crop_frame_faces, generator_align, paste_frame_faces,
-                                    paste_mask, run_generator, torch_threads)
+from reenact.engine.compose import (crop_frame_faces, paste_frame_faces, paste_mask, run_generator,
+                                    torch_threads)
 from reenact.engine.selection import FaceSelector
 from reenact.engine.stats import EngineStats
 from reenact.frame import Frame
@@ -56,7 +57,7 @@ def _ramp(n: int, k: int) -> float:
 class Engine:
     """Edits the faces of a frame stream (see the module doc).
 
-    generator: a reenact.models.protocol.Generator; tracker: a FaceTracker (or anything with
+    generator: a reenact.models.protocol.FaceGenerator; tracker: a FaceTracker (or anything with
     ``track(image, timestamp_ms) -> TrackResult``), or None to build one from ``tracker_cfg``;
     au_source: an AUSource (``targets(frame, own) -> {face_id: (17,)}``); estimator: anything
     with ``estimate(face) -> (17,)`` (None: the default AUEstimator).
@@ -68,7 +69,7 @@ class Engine:
             raise ValueError("the engine needs an AU source")
         self.generator = generator
         self.cfg = cfg
-        self.align = generator_align(generator)
+        self.align = generator.align
         self.au_source = au_source
         if estimator is None:
             from reenact.aus.estimator import AUEstimator
@@ -82,33 +83,32 @@ class Engine:
         self.select = FaceSelector(cfg.faces)
         self.stats = EngineStats()
         self._age: dict[int, int] = {}         # face id -> consecutive frames seen so far
-        self._delay: deque[Frame] = deque()    # analysed, waiting for look-ahead
+        # analysed, waiting for look-ahead; each with its faces' ages (frames seen) at that frame
+        self._delay: deque[tuple[Frame, dict[int, int]]] = deque()
         self._ready: list[Frame] = []          # presence known, waiting for a generator batch
         self._first = True
 
     # -- public ------------------------------------------------------------------------------
     def push(self, frame: Frame) -> list[Frame]:
         """Analyse one frame; return the frames that are finished (in order)."""
-        self._analyse(frame)
-        self._delay.append(frame)
+        self._delay.append((frame, self._analyse(frame)))
         horizon = self.cfg.fade_frames if self.cfg.lookahead else 0
         out: list[Frame] = []
         while len(self._delay) > horizon:
-            out += self._advance(self._delay.popleft(), at_end=False)
+            out += self._advance(*self._delay.popleft(), at_end=False)
         return out
 
     def flush(self) -> list[Frame]:
         """Finish every frame still held (end of stream)."""
         out: list[Frame] = []
         while self._delay:
-            out += self._advance(self._delay.popleft(), at_end=True)
+            out += self._advance(*self._delay.popleft(), at_end=True)
         out += self._generate()
         return out
 
     def process(self, frame: Frame) -> Frame:
         """One frame in, the same frame edited out (live use: no look-ahead, no cross-frame batch)."""
-        self._analyse(frame)
-        self._set_presence(frame, future=None)
+        self._set_presence(frame, self._analyse(frame), future=None)
         self._ready.append(frame)
         done = self._generate()
         return done[-1]
@@ -120,7 +120,7 @@ class Engine:
         yield from self.flush()
 
     def close(self) -> None:
-        if self._own_tracker and hasattr(self.tracker, "close"):
+        if self._own_tracker:  # a tracker we built is a FaceTracker, which has close()
             self.tracker.close()
 
     def __enter__(self) -> "Engine":
@@ -130,8 +130,10 @@ class Engine:
         self.close()
 
     # -- stages ------------------------------------------------------------------------------
-    def _analyse(self, frame: Frame) -> None:
-        """Track faces, pick the ones to edit, estimate their AUs, ask the AU source for targets."""
+    def _analyse(self, frame: Frame) -> dict[int, int]:
+        """Track faces, pick the ones to edit, estimate their AUs, ask the AU source for targets.
+
+        Returns face id -> frames that face has been seen so far, for the faces being edited."""
         self.stats.frames += 1
         ts = None if frame.time is None else int(round(frame.time * 1000))
         with self.stats.timed("track"):
@@ -142,21 +144,21 @@ class Engine:
             own = {f.face_id: self.estimator.estimate(f) for f in selected}
             targets = self.au_source.targets(frame, own) if own else {}
         frame.targets = {k: np.asarray(v, np.float32) for k, v in targets.items() if k in own}
-        frame.meta["own_aus"] = own
+        frame.own_aus = own
         seen = {f.face_id for f in frame.faces}
         k = self.cfg.fade_frames
         # A face present from the very first frame did not appear: it needs no fade-in.
         self._age = {i: (k + 1 if self._first else self._age.get(i, 0) + 1) for i in seen}
         self._first = False
-        frame.meta["age"] = {i: self._age[i] for i in frame.targets}
         self.stats.faces_seen |= seen
+        return {i: self._age[i] for i in frame.targets}
 
-    def _set_presence(self, frame: Frame, future: list[Frame] | None) -> None:
+    def _set_presence(self, frame: Frame, age: dict[int, int], future: list[Frame] | None) -> None:
         """presence = ramp(min(frames since the face appeared, frames until it leaves))."""
         k = self.cfg.fade_frames
         pres = {}
         for fid in frame.targets:
-            n_in = frame.meta["age"][fid]
+            n_in = age[fid]
             n_out = k + 1
             if future is not None:
                 n_out = 1
@@ -167,17 +169,17 @@ class Engine:
                 else:  # seen in every frame we can look at: it is not leaving (or the clip ends)
                     n_out = k + 1
             pres[fid] = 1.0 if k == 0 else _ramp(min(n_in, n_out), k)
-        frame.meta["presence"] = pres
+        frame.presence = pres
         for face in frame.faces:
             face.presence = pres.get(face.face_id, face.presence)
 
-    def _advance(self, frame: Frame, at_end: bool) -> list[Frame]:
-        future = None if (at_end and not self._delay) else list(self._delay)
-        self._set_presence(frame, future if self.cfg.lookahead else None)
-        if not self._ready and not any(v > 0 for v in frame.meta["presence"].values()):
+    def _advance(self, frame: Frame, age: dict[int, int], at_end: bool) -> list[Frame]:
+        future = None if (at_end and not self._delay) else [f for f, _ in self._delay]
+        self._set_presence(frame, age, future if self.cfg.lookahead else None)
+        if not self._ready and not any(v > 0 for v in frame.presence.values()):
             return [frame]  # nothing to edit and nothing queued before it: out at once
         self._ready.append(frame)
-        n_faces = sum(len(f.meta["presence"]) for f in self._ready)
+        n_faces = sum(len(f.presence) for f in self._ready)
         return self._generate() if n_faces >= self.cfg.batch else []
 
     def _generate(self) -> list[Frame]:
@@ -186,7 +188,7 @@ class Engine:
         jobs = []  # (frame, tensor image, faces, crops)
         with self.stats.timed("crop"), torch_threads(self.cfg.kernel_threads):
             for fr in frames:
-                faces = [f for f in fr.faces if fr.meta["presence"].get(f.face_id, 0.0) > 0]
+                faces = [f for f in fr.faces if fr.presence.get(f.face_id, 0.0) > 0]
                 if not faces:
                     continue
                 img = torch.from_numpy(fr.image).to(self.cfg.device)
@@ -196,7 +198,7 @@ class Engine:
         crops = torch.cat([j[3].crops for j in jobs])
         lms = torch.cat([j[3].landmarks for j in jobs])
         targets = np.stack([j[0].targets[f.face_id] for j in jobs for f in j[2]])
-        sources = np.stack([j[0].meta["own_aus"][f.face_id] for j in jobs for f in j[2]])
+        sources = np.stack([j[0].own_aus[f.face_id] for j in jobs for f in j[2]])
         with self.stats.timed("generator"):
             out = run_generator(self.generator, crops, targets, sources, lms, self.cfg.batch)
         self.stats.generator_calls += -(-len(crops) // max(1, self.cfg.batch))
@@ -204,16 +206,15 @@ class Engine:
             i = 0
             for fr, img, faces, fc in jobs:
                 n = len(faces)
-                weights = [self.cfg.strength * fr.meta["presence"][f.face_id] for f in faces]
+                weights = [self.cfg.strength * fr.presence[f.face_id] for f in faces]
                 paste_frame_faces(img, out.color[i:i + n], out.attention[i:i + n],
                                   fc.crop_from_frame, np.asarray(weights), self.cfg.feather)
-                if fr.meta.get("want_mask"):  # asked for by a preview's mask view
-                    fr.meta["mask"] = paste_mask(*fr.image.shape[:2], out.attention[i:i + n],
-                                                 fc.crop_from_frame, np.asarray(weights),
-                                                 self.cfg.feather)
+                if fr.want_mask:  # asked for by a preview's mask view
+                    fr.mask = paste_mask(*fr.image.shape[:2], out.attention[i:i + n],
+                                         fc.crop_from_frame, np.asarray(weights), self.cfg.feather)
                 if img.device.type != "cpu":
                     fr.image[...] = img.cpu().numpy()
-                fr.meta["edited"] = True
+                fr.edited = True
                 self.stats.edited_frames += 1
                 self.stats.face_frames += n
                 i += n

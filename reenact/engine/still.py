@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from reenact.engine.compose import crop_frame_faces, generator_align, paste_frame_faces, run_generator
+from reenact.engine.compose import crop_frame_faces, paste_frame_faces, run_generator
 from reenact.engine.selection import FaceSelector
 from reenact.frame import Frame
 from reenact.kernels import to_uint8
@@ -85,8 +85,7 @@ def edit_image(image: np.ndarray, targets, generator, *, strength: float = 1.0,
     if not chosen:
         return EditResult(out, [])
     img = torch.from_numpy(out).to(device)
-    align = generator_align(generator)
-    fc = crop_frame_faces(img, chosen, align)
+    fc = crop_frame_faces(img, chosen, generator.align)
     tgt = np.stack([np.asarray(wanted[f.face_id], np.float32) for f in chosen])
     src = np.stack([own[f.face_id] for f in chosen])
     gen = run_generator(generator, fc.crops, tgt, src, fc.landmarks, batch=len(chosen))

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenact.aus.estimator import AUEstimator
-from reenact.engine.compose import generator_align  # noqa: F401  (re-exported for eval)
-from reenact.models.protocol import Generator
+from reenact.models.protocol import FaceGenerator
 from reenact.tracking.tracker import FaceTracker, TrackerConfig
 from reenact.tracking.types import Face
 
@@ -105,7 +104,7 @@ class EditConfig:
     device: str = "cpu"
 
 
-def edit_face(generator: Generator, image: np.ndarray, face: Face, source_aus: np.ndarray,
+def edit_face(generator: FaceGenerator, image: np.ndarray, face: Face, source_aus: np.ndarray,
               target_aus: np.ndarray, cfg: EditConfig = EditConfig()) -> FaceEdit:
     """Edit one already tracked face of ``image`` (uint8 RGB (H, W, 3)) toward ``target_aus``
     (17,) on 0-5 with the engine's still path (reenact.engine.still.edit_image)."""

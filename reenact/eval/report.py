@@ -46,13 +46,8 @@ def load_generators(specs) -> list:
         from reenact.models.load import load_generator
     except ImportError as e:  # the loader module is part of the package; this is a broken install
         raise ReenactError(f"cannot load generators: {e}") from None
-    out = []
-    for spec in specs:
-        gen = load_generator(spec)
-        if hasattr(gen, "eval"):
-            gen.eval()
-        out.append((str(spec), gen))
-    return out
+    # load_generator hands back every model in eval mode already.
+    return [(str(spec), load_generator(spec)) for spec in specs]
 
 
 def load_presets(specs) -> list:
@@ -118,7 +113,7 @@ def run_eval(cfg: EvalConfig) -> dict:
         for name, gen in models:
             ev = ModelEvaluator(name, gen, cfg, analyser, ident, presets, out)
             entry = {"name": name, "image_size": int(gen.image_size),
-                     "backend": gen.describe() if hasattr(gen, "describe") else None, "zero_edit": None,
+                     "backend": gen.describe(), "zero_edit": None,
                      "presets": {}, "pairs": None, "video": None, "sweeps": None}
             if subjects:
                 entry["zero_edit"] = ev.zero_edit(subjects)

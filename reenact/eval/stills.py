@@ -10,7 +10,7 @@ from reenact.aus.names import au_index
 from reenact.eval import metrics as M
 from reenact.eval import plots
 from reenact.eval.config import EvalConfig
-from reenact.eval.editing import Analysed, FaceEdit, StillAnalyser, edit_face, generator_align
+from reenact.eval.editing import Analysed, FaceEdit, StillAnalyser, edit_face
 from reenact.eval.identity import acd
 from reenact.eval.stats import acd_stats, stats
 from reenact.eval.subjects import Identity, Subject
@@ -48,7 +48,7 @@ class ModelEvaluator:
         self.name, self.gen, self.cfg = name, generator, cfg
         self.analyser, self.ident, self.presets, self.out = analyser, ident, presets, out
         self.pictures: list[str] = []
-        self.align = generator_align(generator)
+        self.align = generator.align
         self.crop_hull = M.face_mask(template_points(self.align), (self.align.size, self.align.size))
 
     # -- one edit, measured ---------------------------------------------------------------

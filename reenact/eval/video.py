@@ -23,7 +23,7 @@ from reenact.aus.names import NUM_AUS
 from reenact.errors import ReenactError
 from reenact.eval import metrics as M
 from reenact.eval import plots
-from reenact.eval.editing import Analysed, _box_iou, generator_align
+from reenact.eval.editing import Analysed, _box_iou
 from reenact.eval.identity import acd
 from reenact.eval.stats import acd_stats, stats
 from reenact.frame import Frame
@@ -91,7 +91,7 @@ def _engine_frames(gen, cfg, frames: list[np.ndarray], times: np.ndarray, source
 def evaluate_video(name: str, gen, cfg, ident, presets: list, out: Path, pictures: list[str]) -> dict:
     frames, times = read_frames(cfg.video, cfg.video_frames)
     edited = _engine_frames(gen, cfg, frames, times, _au_source(cfg.video_targets, cfg.presets))
-    align = generator_align(gen)
+    align = gen.align
     est = AUEstimator()
     n = len(frames)
     own = np.full((n, NUM_AUS), np.nan, np.float32)
@@ -106,7 +106,7 @@ def evaluate_video(name: str, gen, cfg, ident, presets: list, out: Path, picture
             if face is None:
                 masks.append(np.zeros(fr.image.shape[:2], bool))
                 continue
-            own[i], tgt[i] = fr.meta["own_aus"][face.face_id], fr.targets[face.face_id]
+            own[i], tgt[i] = fr.own_aus[face.face_id], fr.targets[face.face_id]
             masks.append(M.face_mask(face.landmarks, fr.image.shape))
             region = M.paste_region(invert_affine(crop_from_frame(face.landmarks, align)), align.size,
                                     fr.image.shape)

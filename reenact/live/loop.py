@@ -98,7 +98,7 @@ def run_live(capture: LiveCapture, process: Processor, cfg: LiveConfig = LiveCon
                 break
             raise ReenactError(f"the camera gave no frame for {cfg.stall_s:.0f} s")
         if keys is not None:
-            frame.meta["want_mask"] = keys.source.state().show_masks
+            frame.want_mask = keys.source.state().show_masks
         out = process(frame)
         now = clock()
         latency.add(now - frame.capture_time)
@@ -123,7 +123,7 @@ def _decorate(out: Frame, fps: float, latency_s: float, keys: KeyControls | None
     if keys is not None:
         state = keys.source.state()
         if state.show_masks:
-            image = draw_masks(image, out.meta, out.faces)
+            image = draw_masks(image, out.mask, out.faces)
         lines.append(f"{state.source_name or 'own'}  strength {state.strength:.1f}")
         lines.append(HELP)
     return draw_overlay(image, lines)

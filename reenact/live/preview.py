@@ -32,13 +32,13 @@ def draw_overlay(image_rgb: np.ndarray, lines: list[str]) -> np.ndarray:
     return out
 
 
-def draw_masks(image_rgb: np.ndarray, frame_meta: dict, faces) -> np.ndarray:
-    """The mask view: the engine's paste mask tinted red where it exists, else the tracked landmarks."""
+def draw_masks(image_rgb: np.ndarray, mask: np.ndarray | None, faces) -> np.ndarray:
+    """The mask view: the engine's paste mask (``Frame.mask``) tinted red where it exists, else the
+    tracked landmarks."""
     import cv2
 
     out = image_rgb.copy()
-    mask = frame_meta.get("mask")
-    if isinstance(mask, np.ndarray) and mask.shape[:2] == out.shape[:2]:
+    if mask is not None and mask.shape[:2] == out.shape[:2]:
         m = np.clip(mask.astype(np.float32), 0, 1)[..., None]
         red = np.array([255, 0, 0], np.float32)
         return (out * (1 - 0.5 * m) + red * 0.5 * m).astype(np.uint8)

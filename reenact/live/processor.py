@@ -146,9 +146,7 @@ class PortraitProcessor:
         self.driver.update(None if largest is None else self.estimator.estimate(largest))
         out = Frame(image=self.portrait.copy(), pts=frame.pts, time_base=frame.time_base,
                     index=frame.index, capture_time=frame.capture_time)
-        out = self.engine.process(out)
-        out.meta["camera_faces"] = faces
-        return out
+        return self.engine.process(out)
 
     def close(self) -> None:
         self.camera.close()

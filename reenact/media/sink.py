@@ -184,8 +184,8 @@ class VideoSink:
         self._stream = s
 
     def _av_frame(self, frame: Frame) -> av.VideoFrame:
-        src = frame.meta.get("av_frame")
-        untouched = not frame.meta.get("edited", False) and src is not None
+        src = frame.av_frame
+        untouched = not frame.edited and src is not None
         if untouched and not self.padded and src.format.name == self.cfg.pix_fmt \
                 and (src.width, src.height) == (self._stream.width, self._stream.height):
             return src
@@ -206,7 +206,7 @@ class VideoSink:
         f.pts = frame.pts
         f.time_base = frame.time_base or self._stream.time_base
         f.pict_type = av.video.frame.PictureType.NONE
-        src = frame.meta.get("av_frame")
+        src = frame.av_frame
         if src is not None and src.duration:
             # The encoder drops frame durations; packets get them back by pts, so the last
             # frame keeps its length and the stream's duration matches the input's.

@@ -66,7 +66,7 @@ class VideoSource:
     Use as a context manager and iterate. ``info`` (VideoInfo) is known after construction (the
     first frame is decoded up front, so a file without a decodable frame fails early).
     ``decode_errors`` counts skipped damaged packets; ``dropped`` counts frames dropped in live mode.
-    Each Frame carries ``meta["av_frame"]``: the decoded frame, which a sink may encode as is when
+    Each Frame carries ``av_frame``: the decoded frame, which a sink may encode as is when
     the pipeline did not touch the picture.
     """
 
@@ -141,7 +141,7 @@ class VideoSource:
         flags = _ACCURATE if self.cfg.accurate_rgb else None
         rgb = f.reformat(format="rgb24", interpolation=flags).to_ndarray()
         return Frame(image=rgb, pts=pts, time_base=tb, index=index,
-                     capture_time=time.perf_counter(), meta={"av_frame": f})
+                     capture_time=time.perf_counter(), av_frame=f)
 
     def _run(self) -> None:
         try:

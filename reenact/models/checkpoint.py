@@ -114,6 +114,15 @@ class Checkpoint:
         return GeneratorConfig.from_dict(self.meta["generator"])
 
     @property
+    def align(self) -> AlignConfig:
+        """The crop the generator was trained on, so it runs on the same crops."""
+        size = self.generator_config.image_size
+        crop = self.meta.get("crop") or {}
+        default = AlignConfig(size=size)
+        return AlignConfig(size=size, margin=float(crop.get("margin", default.margin)),
+                           template_id=str(crop.get("template_id", default.template_id)))
+
+    @property
     def critic_config(self) -> CriticConfig | None:
         c = self.meta.get("critic")
         return CriticConfig.from_dict(c) if c else None
@@ -157,13 +166,15 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> GanG
     """A ready-to-run generator (eval mode, protocol wrapper) from our checkpoint or the authors'."""
     path = Path(path)
     obj = _torch_load(path)
+    align = None  # the authors' files record no crop: the default template
     if isinstance(obj, dict) and "meta" in obj:
         ckpt = _checkpoint_from(obj, path)  # the file is read once
         net = Generator(ckpt.generator_config)
         net.load_state_dict(ckpt.generator)
+        align = ckpt.align
     else:
         net = load_authors_generator(obj, name=str(path))
-    return GanGenerator(net).to(device).eval()
+    return GanGenerator(net, align).to(device).eval()
 
 
 # ------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ BUILTIN = ("rig", "identity")
 class IdentityGenerator:
     """Attention 1, colour = input: every edit is a no-op. Checks the shapes like a real model."""
 
+    name = "identity"
     needs_landmarks = False
 
     def __init__(self, image_size: int = 256, device: str | torch.device = "cpu"):
@@ -38,6 +39,9 @@ class IdentityGenerator:
 
     def eval(self) -> "IdentityGenerator":
         return self
+
+    def describe(self) -> str:
+        return f"identity (returns its input, {self.image_size} px)"
 
     def __call__(self, crops: torch.Tensor, aus: torch.Tensor, *, landmarks=None,
                  source_aus=None) -> GeneratorOutput:

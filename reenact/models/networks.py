@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from reenact.aus.names import NUM_AUS, to_model
 from reenact.models.protocol import GeneratorOutput
+from reenact.tracking.align import AlignConfig
 
 UPSAMPLE_MODES = ("transposed", "resize_conv")
 
@@ -221,13 +222,26 @@ def init_weights(module: nn.Module) -> None:
 
 
 class GanGenerator(nn.Module):
-    """A trained Generator behind reenact.models.protocol.Generator: AUs on OpenFace's 0-5 scale
-    (divided by 5 here), landmarks and source AUs ignored (GANimation conditions on targets only)."""
+    """A trained Generator behind reenact.models.protocol.FaceGenerator: AUs on OpenFace's 0-5
+    scale (divided by 5 here), landmarks and source AUs ignored (GANimation conditions on targets
+    only). align: the crop it was trained on (a checkpoint records it); None = the default
+    template at the network's size."""
 
-    def __init__(self, net: Generator):
+    name = "gan"
+    needs_landmarks = False
+
+    def __init__(self, net: Generator, align: AlignConfig | None = None):
         super().__init__()
+        size = net.cfg.image_size
+        if align is not None and align.size != size:
+            raise ValueError(f"crop size {align.size} differs from the generator's {size}")
         self.net = net
-        self.image_size = net.cfg.image_size
+        self.image_size: int = size
+        self.align = align if align is not None else AlignConfig(size=size)
+
+    def describe(self) -> str:
+        c = self.net.cfg
+        return f"GANimation generator ({c.image_size} px, width {c.width}, {c.n_res_blocks} residual blocks)"
 
     def forward(self, crops: torch.Tensor, aus: torch.Tensor, *,
                 landmarks: torch.Tensor | None = None,

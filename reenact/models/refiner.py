@@ -101,6 +101,8 @@ class RefinedRigGenerator:
     is upsampled back and added inside the rig's moving region. Output: C = the refined crop,
     A = 1 exactly where the rig moves nothing (there the refined crop *is* the input), else 0."""
 
+    name = "rig+refiner"
+
     def __init__(self, rig, net: RefinerNet):
         self.rig = rig
         self.net = net.eval()
@@ -115,6 +117,9 @@ class RefinedRigGenerator:
 
     def eval(self):
         return self
+
+    def describe(self) -> str:
+        return f"{self.rig.describe()} + refiner ({self.net.cfg.net.image_size} px)"
 
     @torch.no_grad()
     def __call__(self, crops: torch.Tensor, aus: torch.Tensor, *, landmarks=None,

@@ -1,6 +1,6 @@
-"""Runtime backends: one Generator protocol, several ways to run it, chosen by name.
+"""Runtime backends: one generator protocol, several ways to run it, chosen by name.
 
-Every backend is a ``reenact.models.protocol.Generator``: it takes the same inputs (crops
+Every backend is a ``reenact.models.protocol.FaceGenerator``: it takes the same inputs (crops
 (N, 3, S, S) in [-1, 1], aus (N, 17) on 0-5, optional landmarks and source AUs) and returns the same
 ``GeneratorOutput``, so the engine never knows which one it holds. Backends are registered by name
 (``@register("onnxruntime")``) and built with ``reenact.runtime.make_backend``.
@@ -44,14 +44,15 @@ class BackendConfig:
     """device: "cpu" or "cuda[:i]"; batch: the batch size the backend is tuned for (compiled engines
     take 1..max_batch, larger inputs are split into chunks of ``batch``); threads: CPU threads for
     intra-op parallelism (None = the cores this process may use); precision: one of PRECISIONS
-    (each backend lists the ones it supports); cache_dir: exported graphs and engines (None =
-    ``default_cache_dir()``)."""
+    (each backend lists the ones it supports), None = the backend's preferred one, the first of
+    its ``precisions`` (fp16 on TensorRT, fp32 elsewhere; make_backend fills it in); cache_dir:
+    exported graphs and engines (None = ``default_cache_dir()``)."""
 
     device: str = "cpu"
     batch: int = 1
     max_batch: int | None = None
     threads: int | None = None
-    precision: str = "fp32"
+    precision: str | None = None
     cache_dir: Path | None = None
     opset: int = 17
 
@@ -62,7 +63,7 @@ class BackendConfig:
             raise ReenactError(f"backend max_batch {self.max_batch} is smaller than batch {self.batch}")
         if self.threads is not None and self.threads < 1:
             raise ReenactError(f"backend threads must be >= 1, got {self.threads}")
-        if self.precision not in PRECISIONS:
+        if self.precision is not None and self.precision not in PRECISIONS:
             raise ReenactError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     @property
@@ -82,7 +83,7 @@ class Backend:
     """Base of every backend: the protocol attributes of the wrapped generator, chunking by batch.
 
     Subclasses implement ``_run(crops, aus, landmarks, source_aus) -> (color, attention)`` for at
-    most ``cfg.batch_limit`` faces and set ``precisions`` / ``devices``."""
+    most ``cfg.batch_limit`` faces and set ``precisions`` (preferred first) / ``devices``."""
 
     name: str = "?"
     precisions: tuple[str, ...] = ("fp32",)
@@ -91,10 +92,10 @@ class Backend:
     def __init__(self, generator, cfg: BackendConfig):
         self.cfg = cfg
         self.generator = generator
-        self.image_size: int = int(generator.image_size)
-        if getattr(generator, "align", None) is not None:
-            self.align = generator.align
-        self.needs_landmarks: bool = bool(getattr(generator, "needs_landmarks", False))
+        # The wrapped generator's protocol attributes, so the engine crops and feeds as it asks.
+        self.image_size: int = generator.image_size
+        self.align = generator.align
+        self.needs_landmarks: bool = generator.needs_landmarks
         if cfg.precision not in self.precisions:
             raise BackendUnavailable(f"backend {self.name!r} does not run {cfg.precision}; it runs "
                                      f"{', '.join(self.precisions)}")

@@ -1,6 +1,6 @@
 """What a backend runs: the protocol generator, and for the GAN the pure-tensor graph to export.
 
-``resolve_generator`` accepts a protocol Generator, a bare ``networks.Generator``, or a spec for
+``resolve_generator`` accepts a protocol FaceGenerator, a bare ``networks.Generator``, or a spec for
 ``reenact.models.load`` ("rig", "identity", a checkpoint path). ``export_graph`` returns the
 ``nn.Module`` that ONNX Runtime, OpenVINO and TensorRT compile: forward(crops, aus on 0-5) ->
 (color, attention), exactly what the protocol wrapper computes, so every backend agrees with torch.
@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from reenact.aus.names import NUM_AUS, to_model
 from reenact.errors import ReenactError
 from reenact.models.networks import GanGenerator, Generator
+from reenact.models.protocol import protocol_errors
 
 
 class AUStem(nn.Module):
@@ -105,7 +106,7 @@ class ExportGraph(nn.Module):
 
 
 def resolve_generator(model, device: str = "cpu"):
-    """A protocol Generator from a generator object or a load spec (str / Path)."""
+    """A protocol FaceGenerator from a generator object or a load spec (str / Path)."""
     if isinstance(model, Generator):
         return GanGenerator(model).eval()
     if isinstance(model, (str, Path)):
@@ -115,8 +116,10 @@ def resolve_generator(model, device: str = "cpu"):
         from reenact.models.load import load_generator
 
         return load_generator(str(model), device=device)
-    if not callable(model) or not hasattr(model, "image_size"):
-        raise ReenactError(f"not a generator: {type(model).__name__} (needs image_size and __call__)")
+    errors = protocol_errors(model)
+    if errors:
+        raise ReenactError(f"not a generator: {type(model).__name__} ({'; '.join(errors)}; "
+                           "see reenact.models.protocol.FaceGenerator)")
     return model
 
 
@@ -124,8 +127,7 @@ def gan_network(generator) -> Generator | None:
     """The GANimation network inside a protocol generator, or None (the rig, identity, ...)."""
     if isinstance(generator, Generator):
         return generator
-    net = getattr(generator, "net", None)
-    return net if isinstance(net, Generator) else None
+    return generator.net if isinstance(generator, GanGenerator) else None
 
 
 def export_graph(generator) -> ExportGraph:

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from reenact.runtime import backends as _cpu_backends  # noqa: F401  (registers torch/ort/openvino)
 from reenact.runtime import tensorrt_backend as _trt  # noqa: F401  (registers tensorrt)
+from reenact.errors import ReenactError
 from reenact.runtime.base import REGISTRY, BackendConfig, BackendUnavailable
 from reenact.runtime.model import gan_network, resolve_generator
 
@@ -56,14 +57,37 @@ def choose_auto(device: str = "cpu", generator=None) -> str:
         f"{n}: {why_unavailable(n, device, generator)}" for n in order))
 
 
-def make_backend(name: str, model, *, device: str = "cpu", batch: int = 1, threads: int | None = None,
-                 precision: str | None = None, cfg: BackendConfig | None = None):
+def backend_config(cfg: BackendConfig | None = None, *, device: str | None = None,
+                   batch: int | None = None, threads: int | None = None,
+                   precision: str | None = None) -> BackendConfig:
+    """``cfg`` as it is, or a BackendConfig from the keywords (None: BackendConfig's default).
+
+    One or the other: a keyword next to ``cfg`` is an error, since which of the two should win is
+    a guess (an earlier version let the keywords' defaults silently replace the config's fields)."""
+    given = {k: v for k, v in (("device", device), ("batch", batch), ("threads", threads),
+                               ("precision", precision)) if v is not None}
+    if cfg is None:
+        return BackendConfig(**given)
+    if given:
+        raise ReenactError("make_backend takes a BackendConfig or keywords, not both: got cfg and "
+                           + ", ".join(f"{k}={v!r}" for k, v in given.items())
+                           + " (put them in the config: dataclasses.replace(cfg, ...))")
+    return cfg
+
+
+def make_backend(name: str, model, *, device: str | None = None, batch: int | None = None,
+                 threads: int | None = None, precision: str | None = None,
+                 cfg: BackendConfig | None = None):
     """Build backend ``name`` ("torch", "onnxruntime", "openvino", "tensorrt" or "auto") for
     ``model`` (a protocol generator, a networks.Generator, or a load spec such as a checkpoint path).
 
-    Returns a reenact.models.protocol.Generator to hand to the engine; its ``name`` and
-    ``describe()`` say what runs. Raises BackendUnavailable, naming the reason, when ``name`` cannot
-    run here: never falls back to another backend."""
+    Settings come from ``cfg`` or from the keywords (device "cpu", batch 1, threads = the cores
+    this process may use, the backend's preferred precision when not given), never both: see
+    ``backend_config``. Returns a reenact.models.protocol.FaceGenerator to hand to the engine;
+    its ``name`` and ``describe()`` say what runs. Raises BackendUnavailable, naming the reason,
+    when ``name`` cannot run here: never falls back to another backend."""
+    cfg = backend_config(cfg, device=device, batch=batch, threads=threads, precision=precision)
+    device = cfg.device
     generator = resolve_generator(model, device=device)
     if name == "auto":
         name = choose_auto(device, generator)
@@ -73,9 +97,6 @@ def make_backend(name: str, model, *, device: str = "cpu", batch: int = 1, threa
     if reason is not None:
         raise BackendUnavailable(f"backend {name!r} is not available: {reason}")
     spec = REGISTRY[name]
-    if precision is None:
-        precision = "fp16" if spec.name == "tensorrt" else "fp32"
-    base = cfg or BackendConfig()
-    cfg = replace(base, device=device, batch=batch, threads=threads if threads is not None else base.threads,
-                  precision=precision)
+    if cfg.precision is None:  # the backend's preferred precision comes first in its list
+        cfg = replace(cfg, precision=spec.cls.precisions[0])
     return spec.cls(generator, cfg)

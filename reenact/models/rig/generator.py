@@ -51,6 +51,7 @@ class RigConfig:
 class RigGenerator:
     """``RigGenerator(model, cfg)(crops, aus, landmarks=..., source_aus=...) -> GeneratorOutput``."""
 
+    name = "rig"
     needs_landmarks = True
 
     def __init__(self, model: RigModel | None = None, cfg: RigConfig = RigConfig(),
@@ -69,6 +70,10 @@ class RigGenerator:
 
     def eval(self) -> "RigGenerator":
         return self
+
+    def describe(self) -> str:
+        shading = "with" if self.cfg.appearance and self.appearance is not None else "without"
+        return f"AU rig ({self.image_size} px, {shading} shading, {self.device})"
 
     def __call__(self, crops: torch.Tensor, aus: torch.Tensor, *,
                  landmarks: torch.Tensor | None = None,
