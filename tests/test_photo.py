@@ -82,6 +82,10 @@ def test_is_photo_tells_stills_from_videos(tmp_path):
 class CountingTracker:
     def __init__(self):
         self.calls = 0
+        self.closed = False
+
+    def close(self):
+        self.closed = True
 
     def track(self, image, timestamp_ms=None):
         self.calls += 1
@@ -95,6 +99,7 @@ def test_fixed_faces_tracks_once_and_hands_out_copies():
     first.faces[0].presence = 0.25  # the engine sets presence on what it is given
     later = [fixed.track(np.zeros((4, 4, 3), np.uint8), 40 * i) for i in range(1, 4)]
     assert inner.calls == 1 and first.entered == [0]
+    assert inner.closed  # the landmarker is not needed after the first frame
     assert all(r.entered == [] and r.faces[0].presence == 1.0 for r in later)
     assert later[-1].timestamp_ms == 120
 

@@ -56,16 +56,6 @@ def engine_processor(controls: MutableAUSource, generator, cfg: LiveEngineConfig
                                device=cfg.device))
 
 
-class _StillTracker:
-    """A tracker for a still picture: the faces found once, returned for every call."""
-
-    def __init__(self, result):
-        self._result = result
-
-    def track(self, image, timestamp_ms=None):
-        return self._result
-
-
 class _LiveDriver:
     """The camera face's AUs as a driver: neutral = low percentile of the last ``window`` frames."""
 
@@ -126,18 +116,21 @@ class PortraitProcessor:
         from reenact.engine.pipeline import Engine, EngineConfig
         from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
+        from reenact.tracking.fixed import FixedFaces
+
         self.portrait = np.ascontiguousarray(portrait_rgb)
-        with FaceTracker(TrackerConfig(mode="image", max_faces=1)) as still:
-            found = still.track(self.portrait)
-        if not found.faces:
+        still = FixedFaces(FaceTracker(TrackerConfig(mode="image", max_faces=1)))
+        if not still.track(self.portrait).faces:
+            still.close()
             raise ReenactError("the --source portrait has no face that the tracker can find")
+        self._still = still
         self.driver = _LiveDriver()
         controls.set_source(_DrivenSource(self.driver, gains), "camera")
         self.camera = FaceTracker(TrackerConfig(mode="video", max_faces=1))
         self.estimator = AUEstimator()
         self.engine = Engine(generator, None, controls, self.estimator,
                              EngineConfig(lookahead=False, batch=1, fade_frames=0, device=cfg.device),
-                             tracker=_StillTracker(found))
+                             tracker=still)
 
     def process(self, frame: Frame) -> Frame:
         ts = None if frame.time is None else int(round(frame.time * 1000))
@@ -151,6 +144,7 @@ class PortraitProcessor:
     def close(self) -> None:
         self.camera.close()
         self.engine.close()
+        self._still.close()
 
 
 def read_portrait(path: str | Path, max_side: int = 720) -> np.ndarray:

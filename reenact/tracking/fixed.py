@@ -18,7 +18,8 @@ class FixedFaces:
     """``track(image, timestamp_ms)`` like a FaceTracker, for a stream whose picture never changes.
 
     tracker: anything with ``track(image) -> TrackResult`` (an image-mode FaceTracker); it is called
-    on the first frame only and closed with this object when ``owns`` is True.
+    on the first frame only, and when ``owns`` is True closed right after (MediaPipe's graph is
+    not needed again).
     """
 
     def __init__(self, tracker, owns: bool = True):
@@ -32,13 +33,15 @@ class FixedFaces:
             first = self._tracker.track(image)
             self.calls += 1
             self._faces = list(first.faces)
+            self.close()
             return TrackResult(copy.deepcopy(self._faces), [f.face_id for f in self._faces], [],
                                timestamp_ms)
         return TrackResult(copy.deepcopy(self._faces), [], [], timestamp_ms)
 
     def close(self) -> None:
-        if self._owns and hasattr(self._tracker, "close"):
+        if self._owns and self._tracker is not None and hasattr(self._tracker, "close"):
             self._tracker.close()
+            self._tracker = None
 
     def __enter__(self) -> "FixedFaces":
         return self
