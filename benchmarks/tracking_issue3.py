@@ -14,12 +14,12 @@ import argparse
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image
 
 from reenact.tracking.align import STABLE_POINTS, inter_ocular
 from reenact.devdata import shared_data_root
+from reenact.media.decode import decode_frames
 from reenact.tracking.smoothing import OneEuroConfig, OneEuroFilter
 from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
@@ -65,10 +65,8 @@ def landmarks(data: Path) -> dict:
 
 
 def frames(path: Path):
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        for f in c.decode(s):
-            yield f.to_ndarray(format="rgb24"), int(round(float(f.pts * s.time_base) * 1000))
+    for f in decode_frames(path):
+        yield f.image, int(round(f.time * 1000))
 
 
 def presence(data: Path) -> None:

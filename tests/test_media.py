@@ -112,10 +112,10 @@ def copy_through(src_path: Path, dst_path: Path, sink_cfg: SinkConfig = SinkConf
 
 
 def decoded_rgb(path: Path) -> list[np.ndarray]:
-    """Every frame as RGB, converted the way VideoSource converts (exact rounding)."""
-    from reenact.media.source import _ACCURATE
+    """Every frame as RGB in its coded orientation, converted as every reader converts (exact)."""
+    from reenact.media.decode import to_rgb
     with av.open(str(path)) as c:
-        return [f.reformat(format="rgb24", interpolation=_ACCURATE).to_ndarray() for f in c.decode(video=0)]
+        return [to_rgb(f) for f in c.decode(video=0)]
 
 
 # -- tests -------------------------------------------------------------------------------------------

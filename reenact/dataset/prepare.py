@@ -92,17 +92,12 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
 
 
 def video_frames(path: Path, stride: int) -> Iterator[tuple[int, float, np.ndarray]]:
-    """(frame index, time in s, RGB uint8) of every stride-th frame, decoded with PyAV."""
-    import av
+    """(frame index, time in s, RGB uint8) of every stride-th frame, decoded as the engine decodes
+    (reenact.media.decode: exact RGB, upright), so training crops match what the engine sees."""
+    from reenact.media.decode import decode_frames
 
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for i, frame in enumerate(container.decode(stream)):
-            if i % stride:
-                continue
-            t = float(frame.pts * stream.time_base) if frame.pts is not None else i / 30.0
-            yield i, t, frame.to_ndarray(format="rgb24")
+    for f in decode_frames(path, stride=stride):
+        yield f.index, f.time, f.image
 
 
 def _save_png(path: Path, crop: np.ndarray) -> None:

@@ -35,30 +35,18 @@ ACD_SAMPLES = 20
 
 
 def read_frames(path: Path, limit: int | None) -> tuple[list[np.ndarray], np.ndarray]:
-    """The first ``limit`` frames of a clip as uint8 RGB, and their times in seconds."""
-    import av
+    """The first ``limit`` frames of a clip as uint8 RGB (decoded as the engine decodes them), and
+    their times in seconds from the first frame."""
+    from reenact.media.decode import decode_frames
 
     path = Path(path)
     if not path.is_file():
         raise ReenactError(f"{path}: no such video file")
-    frames, times = [], []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise ReenactError(f"{path}: has no video stream")
-            stream = container.streams.video[0]
-            for fr in container.decode(stream):
-                frames.append(fr.to_ndarray(format="rgb24"))
-                t = fr.time if fr.time is not None else len(times) / float(stream.average_rate or 30)
-                times.append(float(t))
-                if limit and len(frames) >= limit:
-                    break
-    except av.error.FFmpegError as e:
-        raise ReenactError(f"{path}: cannot be decoded ({e})") from None
-    if len(frames) < 2:
-        raise ReenactError(f"{path}: needs at least two frames, has {len(frames)}")
-    t = np.asarray(times, np.float64)
-    return frames, t - t[0]
+    decoded = list(decode_frames(path, limit=limit or None))
+    if len(decoded) < 2:
+        raise ReenactError(f"{path}: needs at least two frames, has {len(decoded)}")
+    t = np.asarray([f.time for f in decoded], np.float64)
+    return [f.image for f in decoded], t - t[0]
 
 
 def _au_source(spec: str | None, preset_specs: tuple[str, ...]):

@@ -164,21 +164,18 @@ def main(argv: list[str] | None = None) -> None:
 def video_flicker(generator: RigGenerator, path: Path, preset: Preset, max_frames: int = 120) -> dict:
     """Face-region frame-to-frame change (mean absolute difference, 0-255) of a clip and of its
     edit with ``preset``, each frame edited independently (no temporal smoothing of AUs)."""
-    import av
-
     from reenact.aus.estimator import AUEstimator
     from reenact.eval.editing import edit_face
+    from reenact.media.decode import decode_frames
     from reenact.tracking.landmarker import FaceLandmarker, LandmarkerConfig
     from reenact.tracking.types import Face
 
     est = AUEstimator()
     prev_in = prev_out = None
     d_in, d_out = [], []
-    with FaceLandmarker(LandmarkerConfig(mode="video", max_faces=1)) as lm, av.open(str(path)) as box:
-        for i, frame in enumerate(box.decode(box.streams.video[0])):
-            if i >= max_frames:
-                break
-            image = frame.to_ndarray(format="rgb24")
+    with FaceLandmarker(LandmarkerConfig(mode="video", max_faces=1)) as lm:
+        for i, frame in enumerate(decode_frames(path, limit=max_frames)):
+            image = frame.image
             faces = lm.detect(image, int(i * 1000 / 30))
             if not faces:
                 prev_in = prev_out = None
