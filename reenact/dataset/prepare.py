@@ -23,10 +23,10 @@ from typing import Iterator
 
 import numpy as np
 
-from reenact.atomic import atomic_path, write_text_atomic
+from reenact.atomic import write_text_atomic
 from reenact.aus.names import OPENFACE_COLUMNS
 from reenact.media.formats import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from reenact.media.image import read_image
+from reenact.media.image import read_image, write_image
 from reenact.tracking.align import AlignConfig, crop_from_frame, inter_ocular, warp_to_crop
 
 OUTPUTS = ("imgs", "aus.csv", "manifest.json", "split.csv")
@@ -100,13 +100,6 @@ def video_frames(path: Path, stride: int) -> Iterator[tuple[int, float, np.ndarr
         yield f.index, f.time, f.image
 
 
-def _save_png(path: Path, crop: np.ndarray) -> None:
-    from PIL import Image
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(crop).save(tmp)
-
-
 class DatasetWriter:
     """Writes crops as they come, then aus.csv and manifest.json (each atomically)."""
 
@@ -125,7 +118,7 @@ class DatasetWriter:
             frame: int | None, time: float | None, split: str = "train") -> None:
         m = crop_from_frame(face.landmarks, self.cfg.align)
         name = f"imgs/{len(report.crops) + 1:06d}.png"
-        _save_png(self.out / name, warp_to_crop(image, m, self.cfg.align.size))
+        write_image(warp_to_crop(image, m, self.cfg.align.size), self.out / name)
         report.crops.append(Crop(name, str(source), frame, time, int(face.face_id),
                                  np.round(m, 6).tolist(), round(inter_ocular(face.landmarks), 2),
                                  [round(float(v), 4) for v in aus], split))

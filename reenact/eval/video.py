@@ -27,6 +27,7 @@ from reenact.eval.editing import Analysed, _box_iou, generator_align
 from reenact.eval.identity import acd
 from reenact.eval.stats import acd_stats, stats
 from reenact.frame import Frame
+from reenact.media.image import write_image
 from reenact.tracking.align import crop_from_frame, invert_affine
 from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
@@ -126,7 +127,7 @@ def evaluate_video(name: str, gen, cfg, ident, presets: list, out: Path, picture
     grid = plots.labelled_grid([[frames[k] for k in picks], [outs[k] for k in picks]],
                                [f"{times[k]:.1f}s" for k in picks], ["input", "output"], tile=200,
                                aspect=frames[0].shape[1] / frames[0].shape[0])
-    plots.save_png(grid, out / f"{stem}_frames.png")
+    write_image(grid, out / f"{stem}_frames.png")
     pictures.append(f"{stem}_frames.png")
     return res
 

@@ -1,7 +1,8 @@
 """Video decoding in its own thread, handing ``Frame`` records to the pipeline.
 
-File mode keeps every frame (a small bounded queue: the decoder waits for the pipeline); live mode
-keeps only the newest frame (older ones are dropped and counted) so lag never builds up.
+Every frame is kept (a small bounded queue: the decoder waits for the pipeline). A file played as
+if it were a camera, newest frame only, is ``reenact.live.capture`` (one newest-frame slot:
+``reenact.live.latest.LatestSlot``).
 Decode errors in a damaged stream are counted and skipped; decoding goes on with the next packet.
 """
 from __future__ import annotations
@@ -28,11 +29,10 @@ MAX_CONSECUTIVE_ERRORS = 200  # a stream this broken is not worth reading furthe
 
 @dataclass(frozen=True)
 class SourceConfig:
-    """live: keep only the newest frame; queue_size: frames buffered in file mode;
+    """queue_size: frames buffered between the decode thread and the pipeline;
     thread_type: FFmpeg decoder threading ("AUTO" = frame and slice threads); accurate_rgb:
     exact YUV -> RGB rounding (see reenact.media.decode: the one conversion every reader uses)."""
 
-    live: bool = False
     queue_size: int = 8
     thread_type: str = "AUTO"
     accurate_rgb: bool = True
@@ -50,7 +50,7 @@ class VideoSource:
 
     Use as a context manager and iterate. ``info`` (VideoInfo) is known after construction (the
     first frame is decoded up front, so a file without a decodable frame fails early).
-    ``decode_errors`` counts skipped damaged packets; ``dropped`` counts frames dropped in live mode.
+    ``decode_errors`` counts skipped damaged packets.
     Frame images are RGB and upright (reenact.media.decode: one conversion, one rotation policy).
     Each Frame carries ``meta["av_frame"]``: the decoded frame, which a sink may encode as is when
     the pipeline did not touch the picture.
@@ -60,7 +60,6 @@ class VideoSource:
         self.path = Path(path)
         self.cfg = cfg
         self.decode_errors = 0
-        self.dropped = 0
         self.decode_time = 0.0  # seconds spent decoding and converting (on the decode thread)
         self._container = open_container(self.path)
         try:
@@ -76,7 +75,7 @@ class VideoSource:
                                f"({self.decode_errors} decode errors)")
         self._first = first
         self.info = self._read_info(first)
-        self._queue: queue.Queue = queue.Queue(maxsize=1 if cfg.live else max(1, cfg.queue_size))
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, cfg.queue_size))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -148,17 +147,6 @@ class VideoSource:
         yield from self._frames
 
     def _put(self, item) -> None:
-        if self.cfg.live and isinstance(item, Frame):
-            try:
-                self._queue.put_nowait(item)
-            except queue.Full:
-                try:
-                    self._queue.get_nowait()
-                    self.dropped += 1
-                except queue.Empty:
-                    pass
-                self._queue.put_nowait(item)
-            return
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.1)
