@@ -22,17 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def clip_frames(path: Path, width: int, limit: int = 300) -> list[np.ndarray]:
-    import av
     import cv2
 
+    from reenact.media.decode import decode_frames
+
     out = []
-    with av.open(str(path)) as c:
-        for f in c.decode(video=0):
-            img = f.to_ndarray(format="rgb24")
-            h = round(img.shape[0] * width / img.shape[1]) // 2 * 2
-            out.append(cv2.resize(img, (width, h), interpolation=cv2.INTER_AREA))
-            if len(out) >= limit:
-                break
+    for f in decode_frames(path, limit=limit):
+        img = f.image
+        h = round(img.shape[0] * width / img.shape[1]) // 2 * 2
+        out.append(cv2.resize(img, (width, h), interpolation=cv2.INTER_AREA))
     return out
 
 

@@ -32,6 +32,7 @@ import torch
 from reenact.aus.estimator import AUEstimator
 from reenact.aus.names import AU_NAMES
 from reenact.kernels import crop_faces, paste_faces, paste_weight
+from reenact.media.decode import decode_frames
 from reenact.tracking.align import crop_from_frame, transform_points
 from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
@@ -82,18 +83,14 @@ class _Encoder:
 
 def _decoded(clip: Path, frames: int):
     """(rgb, timestamp_ms) of the first ``frames`` frames, timing the decode itself."""
-    with av.open(str(clip)) as c:
-        stream = c.streams.video[0]
-        stream.thread_type = "AUTO"
-        it = c.decode(stream)
-        for i in range(frames):
-            t = time.perf_counter()
-            f = next(it, None)
-            if f is None:
-                return
-            img = f.to_ndarray(format="rgb24")
-            dt = time.perf_counter() - t
-            yield img, int(round(float(f.time or 0) * 1000)), dt
+    it = decode_frames(clip, limit=frames)
+    while True:
+        t = time.perf_counter()
+        f = next(it, None)
+        if f is None:
+            return
+        dt = time.perf_counter() - t
+        yield f.image, int(round(f.time * 1000)), dt
 
 
 class Stages:

@@ -14,12 +14,13 @@ import argparse
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image
 
 from reenact.tracking.align import STABLE_POINTS, inter_ocular
 from reenact.devdata import shared_data_root
+from reenact.media.decode import decode_frames
+from reenact.media.image import read_image
 from reenact.tracking.smoothing import OneEuroConfig, OneEuroFilter
 from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
@@ -46,7 +47,7 @@ def landmarks(data: Path) -> dict:
     missed = []
     with FaceTracker(TrackerConfig(mode="image", max_faces=1)) as tr:
         for tem in files:
-            img = np.asarray(Image.open(tem.with_suffix(".jpg")).convert("RGB"))
+            img = read_image(tem.with_suffix(".jpg"))
             res = tr.track(img)
             if not res.faces:
                 missed.append(tem.name)
@@ -65,10 +66,8 @@ def landmarks(data: Path) -> dict:
 
 
 def frames(path: Path):
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        for f in c.decode(s):
-            yield f.to_ndarray(format="rgb24"), int(round(float(f.pts * s.time_base) * 1000))
+    for f in decode_frames(path):
+        yield f.image, int(round(f.time * 1000))
 
 
 def presence(data: Path) -> None:
@@ -101,7 +100,7 @@ def _runs(flags: list[bool]) -> list[tuple[int, int]]:
 def stills(data: Path) -> None:
     for name in ("multi_face.jpg", "single_face.jpg", "BWPictureHuman.jpg", "Image_with_alpha.png",
                  "free-mountain-vector-01.jpg"):
-        img = np.asarray(Image.open(data / "stills" / name))
+        img = np.asarray(Image.open(data / "stills" / name))  # raw mode on purpose: the tracker converts
         counts = []
         for ms in (False, True):
             cfg = TrackerConfig(mode="image", max_faces=10)

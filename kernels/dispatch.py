@@ -16,6 +16,7 @@ import torch
 from reenact.kernels import paste as _ref_paste
 from reenact.kernels import warp as _ref_warp
 from reenact.kernels import xp_kernels as xk
+from reenact.kernels.paste import DEFAULT_FEATHER
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,7 +68,7 @@ def crop_faces(frame: torch.Tensor, crop_from_frame, size: int, *, prefer: str |
 
 
 def paste_faces(frame: torch.Tensor, crops: torch.Tensor, crop_from_frame, mask: torch.Tensor, *,
-                feather: float = 0.08, prefer: str | None = None) -> torch.Tensor:
+                feather: float = DEFAULT_FEATHER, prefer: str | None = None) -> torch.Tensor:
     """reenact.kernels.paste_faces (in place on ``frame``), on CuPy for a uint8 CUDA frame."""
     side = kernel_backend(frame.device, prefer)
     if side == "cupy" and frame.dtype == torch.uint8 and frame.ndim == 3:

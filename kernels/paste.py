@@ -23,6 +23,11 @@ import torch.nn.functional as F
 
 from reenact.kernels.warp import _as_batch_matrices, crop_box_in_frame, invert_affines
 
+# The border ramp every paste uses unless told otherwise (engine, stills, eval): a fraction of the
+# crop size (0.08 of a 256 px crop: the ramp ends ~20 px inside the border). One value here so the
+# engine, stills and eval paste the same way.
+DEFAULT_FEATHER = 0.08
+
 
 def paste_weight(attention: torch.Tensor, strength: float | torch.Tensor = 1.0) -> torch.Tensor:
     """The paste weight s * (1 - A): attention (N, 1, S, S) in [0, 1]; strength a float or (N,)."""
@@ -50,7 +55,7 @@ def _feather_xy(qx: torch.Tensor, qy: torch.Tensor, size: int, feather: float) -
 
 
 def paste_faces(frame: torch.Tensor, crops: torch.Tensor, crop_from_frame, mask: torch.Tensor, *,
-                feather: float = 0.08) -> torch.Tensor:
+                feather: float = DEFAULT_FEATHER) -> torch.Tensor:
     """Blend N crops into ``frame`` in place and return it.
 
     frame: uint8 (H, W, 3) RGB or float (3, H, W) in [-1, 1], a torch tensor (edited in place).

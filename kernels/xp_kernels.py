@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reenact.kernels.paste import DEFAULT_FEATHER
 from reenact.kernels.warp import _as_batch_matrices, crop_box_in_frame, invert_affines
 
 
@@ -82,7 +83,7 @@ def feather_ramp_xp(xp, qx, qy, size: int, feather: float):
     return t * t * (3.0 - 2.0 * t)
 
 
-def paste_faces_xp(xp, frame, color, crop_from_frame, mask, *, feather: float = 0.08):
+def paste_faces_xp(xp, frame, color, crop_from_frame, mask, *, feather: float = DEFAULT_FEATHER):
     """Blend N crops into the uint8 frame (H, W, 3) in place (each face's box only); returns it.
 
     color: float (N, 3, S, S) in [-1, 1]; mask: float (N, 1, S, S) paste weight s * (1 - A);

@@ -4,7 +4,7 @@ import torch.nn as nn
 
 from reenact.aus.names import AU_NAMES, NUM_AUS
 from reenact.models.checkpoint import (CheckpointError, authors_generator_config, authors_key_map,
-                                       load_authors_generator, load_generator, read_checkpoint,
+                                       load_authors_generator, load_checkpoint_generator, read_checkpoint,
                                        save_checkpoint)
 from reenact.models.networks import (CRITIC_CONFIGS, GENERATOR_CONFIGS, Critic, Generator,
                                      GeneratorConfig)
@@ -93,7 +93,7 @@ def test_authors_file_with_wrong_keys_is_refused(tmp_path):
     path = tmp_path / "net_epoch_30_id_G.pth"
     del state["extra.weight"]
     torch.save(state, path)
-    gen = load_generator(path)
+    gen = load_checkpoint_generator(path)
     assert gen.image_size == 128 and gen.net.cfg.width == 8
 
 
@@ -116,7 +116,7 @@ def test_round_trip_with_metadata(tmp_path):
     assert m["normalisation"]["range"] == [-1.0, 1.0]
     assert m["data"] == {"count": 12} and ck.train_state == {"step": 7}
     assert ck.generator_config == g.cfg and ck.critic_config == d.cfg
-    loaded = load_generator(path)
+    loaded = load_checkpoint_generator(path)
     x, aus = torch.rand(1, 3, 64, 64) * 2 - 1, torch.rand(1, NUM_AUS) * 5
     torch.testing.assert_close(loaded(x, aus).color, g(x, aus / 5)[0], rtol=0, atol=0)
 

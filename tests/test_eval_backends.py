@@ -11,7 +11,7 @@ import pytest
 from reenact.errors import ReenactError
 from reenact.eval.agreement import compare_edits
 from reenact.eval.backends import ModelSpec, model_label, parse_model_spec
-from reenact.eval.editing import FaceEdit
+from reenact.eval.editing import EditedFrame
 from reenact.eval.report import EvalConfig, run_eval
 from reenact.eval.schema import validate
 
@@ -70,8 +70,8 @@ def test_run_default_applies_only_where_the_spec_has_none():
     assert model_label(ModelSpec("a.pt", "auto"), "openvino", "fp32") == "a.pt@openvino:fp32"
 
 
-def _edit(out: np.ndarray, attention: np.ndarray, color: np.ndarray) -> FaceEdit:
-    return FaceEdit(image=out.copy(), crop_in=out, crop_out=out, color=color, attention=attention,
+def _edit(out: np.ndarray, attention: np.ndarray, color: np.ndarray) -> EditedFrame:
+    return EditedFrame(image=out.copy(), crop_in=out, crop_out=out, color=color, attention=attention,
                     crop_from_frame=np.eye(2, 3), size=out.shape[0])
 
 

@@ -79,7 +79,7 @@ def test_portrait_errors(tmp_path, generator):
     with pytest.raises(ReenactError, match="not found"):
         read_portrait(tmp_path / "none.jpg")
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
-    with pytest.raises(ReenactError, match="not a readable image"):
+    with pytest.raises(ReenactError, match="cannot be read as an image"):
         read_portrait(tmp_path / "bad.jpg")
     with pytest.raises(ReenactError, match="no face"):
         PortraitProcessor(np.full((120, 160, 3), 128, np.uint8), MutableAUSource(), generator)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -112,10 +111,10 @@ def copy_through(src_path: Path, dst_path: Path, sink_cfg: SinkConfig = SinkConf
 
 
 def decoded_rgb(path: Path) -> list[np.ndarray]:
-    """Every frame as RGB, converted the way VideoSource converts (exact rounding)."""
-    from reenact.media.source import _ACCURATE
+    """Every frame as RGB in its coded orientation, converted as every reader converts (exact)."""
+    from reenact.media.decode import to_rgb
     with av.open(str(path)) as c:
-        return [f.reformat(format="rgb24", interpolation=_ACCURATE).to_ndarray() for f in c.decode(video=0)]
+        return [to_rgb(f) for f in c.decode(video=0)]
 
 
 # -- tests -------------------------------------------------------------------------------------------
@@ -288,17 +287,6 @@ def test_damaged_stream_counts_errors_and_keeps_going(tmp_path):
     assert len(got) >= 20  # frames after the damage still come
     assert got[-1].index == len(got) - 1
     assert s.decode_errors > 0
-
-
-def test_live_mode_keeps_only_the_newest_frame(tmp_path):
-    src = make_clip(tmp_path / "in.mp4", [pattern(i, 64, 48) for i in range(40)], audio=None)
-    with VideoSource(src, SourceConfig(live=True)) as s:
-        seen = []
-        for f in s:
-            seen.append(f.index)
-            time.sleep(0.02)  # a slow consumer
-    assert s.dropped > 0 and len(seen) + s.dropped == 40
-    assert seen == sorted(seen) and seen[-1] == 39
 
 
 def test_closing_early_stops_the_decoder(tmp_path):

@@ -6,7 +6,7 @@ import torch
 from typer.testing import CliRunner
 
 from reenact.cli.main import app
-from reenact.models.checkpoint import load_generator, read_checkpoint
+from reenact.models.checkpoint import load_checkpoint_generator, read_checkpoint
 from reenact.trainer.config import RECIPES, TrainConfig, recipe
 from reenact.trainer.loop import train
 
@@ -54,7 +54,7 @@ def test_short_training_on_real_crops(data_dir, tmp_path):
     ckpt = read_checkpoint(run / "checkpoints" / "step-0000060.pt", generator=cfg.generator,
                            critic=cfg.critic)
     assert ckpt.train_state["step"] == 60 and ckpt.meta["data"]["count"] == 10
-    gen = load_generator(run / "checkpoints" / "step-0000060.pt")
+    gen = load_checkpoint_generator(run / "checkpoints" / "step-0000060.pt")
     x = torch.rand(1, 3, 64, 64) * 2 - 1
     torch.testing.assert_close(gen(x, torch.full((1, 17), 2.5)).color,
                                res.generator(x, torch.full((1, 17), 0.5))[0])

@@ -307,3 +307,30 @@ def test_serve_command_starts_serves_the_page_and_stops_on_ctrl_c():
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=20)
     assert code == 0
+
+
+def test_outgoing_track_sends_the_newest_frame_and_counts_the_rest():
+    import av
+    from aiortc.mediastreams import MediaStreamError
+
+    from reenact.webrtc.tracks import LatestFrameTrack
+
+    async def main():
+        sent_arrivals = []
+        track = LatestFrameTrack(on_sent=sent_arrivals.append)
+        frames = [av.VideoFrame(16, 16, "yuv420p") for _ in range(3)]
+        for i, f in enumerate(frames):
+            track.deliver(f, float(i))
+        assert await track.recv() is frames[2]  # the two older ones were replaced
+        waiting = asyncio.ensure_future(track.recv())
+        await asyncio.sleep(0.01)
+        assert not waiting.done()  # nothing new: recv waits for the next delivery
+        later = av.VideoFrame(16, 16, "yuv420p")
+        track.deliver(later, 3.0)
+        assert await asyncio.wait_for(waiting, 2) is later
+        assert (track.dropped, track.sent, sent_arrivals) == (2, 2, [2.0, 3.0])
+        track.stop()
+        with pytest.raises(MediaStreamError):
+            await track.recv()
+
+    run(main())

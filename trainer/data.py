@@ -27,6 +27,7 @@ from PIL import Image
 
 from reenact.aus.names import AU_MAX, AU_MIN, NUM_AUS, OPENFACE_COLUMNS
 from reenact.errors import DatasetError
+from reenact.media.image import read_image
 from reenact.tracking.align import AlignConfig
 
 MAX_LISTED = 10  # problems listed in one error message
@@ -259,7 +260,7 @@ def _check_image(path: Path, name: str, size: int, problems: _Problems) -> None:
     if not path.is_file():
         return  # already reported by the reader
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as im:  # header only: the size check reads no pixels
             w, h = im.size
     except Exception as e:
         problems.add(f"{name}: not a readable image ({e})")
@@ -283,12 +284,8 @@ class CropDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         path = self.index.path(i)
-        try:
-            with Image.open(path) as im:
-                arr = np.asarray(im.convert("RGB"))
-        except Exception as e:
-            raise DatasetError(f"cannot read image {path}: {e}") from e
-        return torch.from_numpy(arr.copy()).permute(2, 0, 1), torch.from_numpy(self.index.aus[i])
+        arr = read_image(path, DatasetError)
+        return torch.from_numpy(arr).permute(2, 0, 1), torch.from_numpy(self.index.aus[i])
 
 
 class StepBatches(torch.utils.data.Sampler):

@@ -32,7 +32,8 @@ from reenact.tracking.align import AlignConfig
 from reenact.trainer.config import TrainConfig
 from reenact.trainer.data import CropDataset, StepBatches, load_index
 from reenact.trainer.losses import GANimationLoss, LossWeights
-from reenact.trainer.samples import sample_sheet, save_png
+from reenact.media.image import write_image
+from reenact.trainer.samples import sample_sheet
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -251,7 +252,7 @@ def train(data_dir: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume
         if rank != 0:
             return
         sheet = sample_sheet(G, preview_crops)
-        save_png(sheet, run_dir / "samples" / f"step-{step_done:07d}.png")
+        write_image(sheet, run_dir / "samples" / f"step-{step_done:07d}.png")
         writer.add_image("samples", sheet, step_done, dataformats="HWC")
 
     # --- Training ---------------------------------------------------------------------------

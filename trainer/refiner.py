@@ -40,8 +40,9 @@ BUILD = Path("build/refiner")
 def face_region(landmarks_crop: np.ndarray, size: int, grow_px: float = 6.0) -> np.ndarray:
     """float32 (S, S): the convex hull of the landmarks (crop px, (x, y), pixel centres at
     integers) grown by ``grow_px`` and softened: the region the paired losses look at."""
-    m = np.zeros((size, size), np.uint8)
-    cv2.fillConvexPoly(m, cv2.convexHull(np.round(landmarks_crop).astype(np.int32)), 1)
+    from reenact.eval.metrics import face_mask
+
+    m = face_mask(landmarks_crop, (size, size)).astype(np.uint8)
     k = int(2 * grow_px + 1)
     m = cv2.dilate(m, np.ones((k, k), np.uint8)).astype(np.float32)
     return cv2.GaussianBlur(m, (0, 0), grow_px / 2)

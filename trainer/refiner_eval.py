@@ -13,28 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from reenact.aus.names import au_index
-
-
-def ssim_region(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
-    """Mean SSIM (Gaussian window, sigma 1.5, on luma 0-255) over pixels where region > 0.5."""
-    luma = np.array([0.299, 0.587, 0.114], np.float64)
-    x, y = a.astype(np.float64) @ luma, b.astype(np.float64) @ luma
-    blur = lambda t: cv2.GaussianBlur(t, (0, 0), 1.5)  # noqa: E731
-    mx, my = blur(x), blur(y)
-    vx, vy, cxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
-    return float(s[region > 0.5].mean())
-
-
-def psnr_region(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
-    d = (a.astype(np.float64) - b.astype(np.float64))[region > 0.5]
-    mse = float((d ** 2).mean())
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+from reenact.eval import metrics as M
+from reenact.media.image import write_image
 
 
 def evaluate(refiner_path: Path, out: Path, strips: Path | None, limit: int = 0,
@@ -71,8 +54,8 @@ def evaluate(refiner_path: Path, out: Path, strips: Path | None, limit: int = 0,
                         real_crop = warp_to_crop(smiling, crop_from_frame(real.face.landmarks, rig.align), s)
                         face = face_region(transform_points(ed.crop_from_frame, src.face.landmarks), s)
                         real_crop = match_exposure(real_crop, ed.crop_in, face)
-                        r["psnr"] = psnr_region(ed.crop_out, real_crop, face)
-                        r["ssim"] = ssim_region(ed.crop_out, real_crop, face)
+                        r["psnr"] = M.psnr(ed.crop_out, real_crop, face > 0.5)
+                        r["ssim"] = M.ssim(ed.crop_out, real_crop, face > 0.5)
                         crops.update(input=ed.crop_in, real=real_crop)
                         crops[name] = ed.crop_out
                     o = analyser.matching(ed.image, src.face)
@@ -94,10 +77,7 @@ def evaluate(refiner_path: Path, out: Path, strips: Path | None, limit: int = 0,
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
     if strips is not None and tiles:
-        strips.parent.mkdir(parents=True, exist_ok=True)
-        tmp = strips.with_name(strips.stem + ".tmp" + strips.suffix)
-        cv2.imwrite(str(tmp), cv2.cvtColor(np.concatenate(tiles, 0), cv2.COLOR_RGB2BGR))
-        tmp.replace(strips)
+        write_image(np.concatenate(tiles, 0), strips)
     print(json.dumps(summary, indent=1))
     return summary
 

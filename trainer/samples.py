@@ -5,13 +5,11 @@ attention A (white = keep the input pixel), then each target's colour C.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from reenact.atomic import atomic_path
 from reenact.aus.names import NUM_AUS, au_index, to_model
 from reenact.models.protocol import blend
 
@@ -67,9 +65,3 @@ def sample_sheet(generator, crops: torch.Tensor) -> np.ndarray:
     return np.asarray(img)
 
 
-def save_png(image: np.ndarray, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        Image.fromarray(image).save(tmp, format="PNG")
-    return path

@@ -58,14 +58,13 @@ class PyFeatEstimator:
         self._detector = feat.Detector(device=device, **detector_kwargs)
 
     def estimate_image(self, image: np.ndarray) -> list[tuple[tuple[float, ...], np.ndarray]]:
-        from PIL import Image
-
+        from reenact.media.image import write_image
         from reenact.tracking.landmarker import as_rgb
 
         fd, path = tempfile.mkstemp(suffix=".png")
         os.close(fd)
         try:
-            Image.fromarray(as_rgb(image)).save(path)
+            write_image(as_rgb(image), path)
             fex = self._detector.detect_image(path)  # py-feat reads files, not arrays
         finally:
             os.unlink(path)

@@ -7,11 +7,10 @@ from typing import Optional
 
 import numpy as np
 import typer
-from PIL import Image
 
-from reenact.atomic import atomic_path
 from reenact.errors import ReenactError
 from reenact.media import image as media_image
+from reenact.media.image import write_image
 from reenact.media.formats import IMAGE_SUFFIXES
 
 
@@ -25,12 +24,6 @@ def read_image(path: Path) -> np.ndarray:
     if not path.exists():
         raise ReenactError(f"{path}: no such file")
     return media_image.read_image(path)
-
-
-def save_image(image: np.ndarray, path: Path) -> None:
-    """Write atomically: a temp file in the same folder, renamed when complete."""
-    with atomic_path(path) as tmp:
-        Image.fromarray(image).save(tmp)
 
 
 def grid(rows: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:
@@ -100,17 +93,17 @@ def image_command(
         values = np.linspace(0.0, 5.0, steps)
         rows = [[edit_image(image, {r.face_id: t}, generator, own=own, **kw).faces[0].output
                  for t in sweep_targets(r.source_aus, au, values)] for r in base.faces]
-        save_image(grid(rows), output)
+        write_image(grid(rows), output)
         typer.echo(f"wrote {output}: {sweep.upper()} at {', '.join(f'{v:.1f}' for v in values)} "
                    f"(rows: faces {', '.join(str(r.face_id) for r in base.faces)})", err=True)
     elif interpolate is not None:
         rows = [[edit_image(image, {r.face_id: t}, generator, own=own, **kw).faces[0].output
                  for t in interpolate_targets(r.source_aus, r.target_aus, interpolate)]
                 for r in base.faces]
-        save_image(grid(rows), output)
+        write_image(grid(rows), output)
         typer.echo(f"wrote {output}: {interpolate} steps from each face's own AUs to the target", err=True)
     else:
-        save_image(base.image, output)
+        write_image(base.image, output)
         typer.echo(f"wrote {output} ({len(base.faces)} face(s) edited)", err=True)
     if masks:
         _save_masks(base.faces, output)
@@ -123,5 +116,5 @@ def _save_masks(records, output: Path) -> None:
         a = (np.clip(r.attention, 0, 1) * 255).round().astype(np.uint8)
         rows.append([r.crop, r.color, np.repeat(a[:, :, None], 3, axis=2), r.output])
     path = output.with_name(f"{output.stem}_masks.png")
-    save_image(grid(rows), path)
+    write_image(grid(rows), path)
     typer.echo(f"wrote {path}: per face crop | colour C | attention A | result", err=True)

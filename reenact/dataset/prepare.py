@@ -23,10 +23,10 @@ from typing import Iterator
 
 import numpy as np
 
-from reenact.atomic import atomic_path, write_text_atomic
+from reenact.atomic import write_text_atomic
 from reenact.aus.names import OPENFACE_COLUMNS
 from reenact.media.formats import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from reenact.media.image import read_image
+from reenact.media.image import read_image, write_image
 from reenact.tracking.align import AlignConfig, crop_from_frame, inter_ocular, warp_to_crop
 
 OUTPUTS = ("imgs", "aus.csv", "manifest.json", "split.csv")
@@ -92,24 +92,12 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
 
 
 def video_frames(path: Path, stride: int) -> Iterator[tuple[int, float, np.ndarray]]:
-    """(frame index, time in s, RGB uint8) of every stride-th frame, decoded with PyAV."""
-    import av
+    """(frame index, time in s, RGB uint8) of every stride-th frame, decoded as the engine decodes
+    (reenact.media.decode: exact RGB, upright), so training crops match what the engine sees."""
+    from reenact.media.decode import decode_frames
 
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for i, frame in enumerate(container.decode(stream)):
-            if i % stride:
-                continue
-            t = float(frame.pts * stream.time_base) if frame.pts is not None else i / 30.0
-            yield i, t, frame.to_ndarray(format="rgb24")
-
-
-def _save_png(path: Path, crop: np.ndarray) -> None:
-    from PIL import Image
-
-    with atomic_path(path) as tmp:
-        Image.fromarray(crop).save(tmp)
+    for f in decode_frames(path, stride=stride):
+        yield f.index, f.time, f.image
 
 
 class DatasetWriter:
@@ -130,7 +118,7 @@ class DatasetWriter:
             frame: int | None, time: float | None, split: str = "train") -> None:
         m = crop_from_frame(face.landmarks, self.cfg.align)
         name = f"imgs/{len(report.crops) + 1:06d}.png"
-        _save_png(self.out / name, warp_to_crop(image, m, self.cfg.align.size))
+        write_image(warp_to_crop(image, m, self.cfg.align.size), self.out / name)
         report.crops.append(Crop(name, str(source), frame, time, int(face.face_id),
                                  np.round(m, 6).tolist(), round(inter_ocular(face.landmarks), 2),
                                  [round(float(v), 4) for v in aus], split))

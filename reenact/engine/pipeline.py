@@ -27,6 +27,7 @@ from reenact.engine.compose import (crop_frame_faces, paste_frame_faces, paste_m
 from reenact.engine.selection import FaceSelector
 from reenact.engine.stats import EngineStats
 from reenact.frame import Frame
+from reenact.kernels.paste import DEFAULT_FEATHER
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class EngineConfig:
     batch: int = 4
     fade_frames: int = 6
     lookahead: bool = True
-    feather: float = 0.08
+    feather: float = DEFAULT_FEATHER
     device: str = "cpu"
     kernel_threads: int | None = 1
 

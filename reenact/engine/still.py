@@ -16,6 +16,7 @@ from reenact.engine.compose import crop_frame_faces, paste_frame_faces, run_gene
 from reenact.engine.selection import FaceSelector
 from reenact.frame import Frame
 from reenact.kernels import to_uint8
+from reenact.kernels.paste import DEFAULT_FEATHER
 from reenact.models.protocol import blend
 from reenact.tracking.types import Face
 
@@ -66,7 +67,7 @@ def _targets_for(spec, image: np.ndarray, faces: list[Face], own: dict[int, np.n
 
 def edit_image(image: np.ndarray, targets, generator, *, strength: float = 1.0,
                faces: str | int = "all", tracked: list[Face] | None = None, tracker=None,
-               estimator=None, own: dict[int, np.ndarray] | None = None, feather: float = 0.08,
+               estimator=None, own: dict[int, np.ndarray] | None = None, feather: float = DEFAULT_FEATHER,
                device: str = "cpu") -> EditResult:
     """Edit the faces of one uint8 (H, W, 3) RGB image; the input array is not modified.
 

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from reenact.eval import metrics as M
-from reenact.eval.editing import EditConfig, FaceEdit, edit_face
+from reenact.eval.editing import EditConfig, EditedFrame, edit_face
 from reenact.eval.stats import stats
 
 
@@ -27,7 +27,7 @@ def _absdiff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a.astype(np.float64) - b.astype(np.float64))
 
 
-def compare_edits(ref: FaceEdit, other: FaceEdit) -> dict:
+def compare_edits(ref: EditedFrame, other: EditedFrame) -> dict:
     """Per-face differences of ``other`` against ``ref`` (same face, same target)."""
     out_d, a_d, c_d = (_absdiff(ref.crop_out, other.crop_out), _absdiff(ref.attention, other.attention),
                        _absdiff(ref.color, other.color))

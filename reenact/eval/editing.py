@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenact.aus.estimator import AUEstimator
+from reenact.kernels.paste import DEFAULT_FEATHER
 from reenact.models.protocol import FaceGenerator
 from reenact.tracking.tracker import FaceTracker, TrackerConfig
 from reenact.tracking.types import Face
@@ -26,8 +27,10 @@ class Analysed:
 
 
 @dataclass
-class FaceEdit:
-    """One edited face. image: the whole edited frame, uint8 (H, W, 3); crop_in / crop_out /
+class EditedFrame:
+    """A frame with one face edited, as eval measures it (not the engine's per-face record,
+    ``reenact.engine.still.FaceEdit``, which it is made from). image: the whole edited frame,
+    uint8 (H, W, 3); crop_in / crop_out /
     color: uint8 (S, S, 3); attention: float32 (S, S) in [0, 1] (1 keeps the input pixel);
     crop_from_frame: (2, 3); size: S."""
 
@@ -100,12 +103,12 @@ class EditConfig:
     crop (the engine's default); device: where the generator runs."""
 
     strength: float = 1.0
-    feather: float = 0.08
+    feather: float = DEFAULT_FEATHER
     device: str = "cpu"
 
 
 def edit_face(generator: FaceGenerator, image: np.ndarray, face: Face, source_aus: np.ndarray,
-              target_aus: np.ndarray, cfg: EditConfig = EditConfig()) -> FaceEdit:
+              target_aus: np.ndarray, cfg: EditConfig = EditConfig()) -> EditedFrame:
     """Edit one already tracked face of ``image`` (uint8 RGB (H, W, 3)) toward ``target_aus``
     (17,) on 0-5 with the engine's still path (reenact.engine.still.edit_image)."""
     from reenact.engine.still import edit_image
@@ -117,6 +120,6 @@ def edit_face(generator: FaceGenerator, image: np.ndarray, face: Face, source_au
     if len(res.faces) != 1:  # the engine dropped the face: a bug there, not a user error
         raise RuntimeError(f"edit_image returned {len(res.faces)} faces for one")
     f = res.faces[0]
-    return FaceEdit(image=res.image, crop_in=f.crop, crop_out=f.output, color=f.color,
+    return EditedFrame(image=res.image, crop_in=f.crop, crop_out=f.output, color=f.color,
                     attention=f.attention, crop_from_frame=f.crop_from_frame,
                     size=int(f.crop.shape[0]))

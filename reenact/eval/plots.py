@@ -59,15 +59,6 @@ def labelled_grid(rows: list[list[np.ndarray | None]], col_labels: list[str] | N
     return np.asarray(canvas)
 
 
-def save_png(image: np.ndarray, path: Path) -> Path:
-    """Write uint8 RGB as PNG atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        Image.fromarray(np.asarray(image, np.uint8)).save(tmp, format="PNG")
-    return path
-
-
 def _save_figure(fig, path: Path) -> Path:
     """Write a matplotlib figure as PNG atomically and close it (closed on failure too)."""
     plt = _pyplot()

@@ -10,10 +10,11 @@ from reenact.aus.names import au_index
 from reenact.eval import metrics as M
 from reenact.eval import plots
 from reenact.eval.config import EvalConfig
-from reenact.eval.editing import Analysed, FaceEdit, StillAnalyser, edit_face
+from reenact.eval.editing import Analysed, EditedFrame, StillAnalyser, edit_face
 from reenact.eval.identity import acd
 from reenact.eval.stats import acd_stats, stats
 from reenact.eval.subjects import Identity, Subject
+from reenact.media.image import write_image
 from reenact.tracking.align import AlignConfig, crop_from_frame, template_points, warp_to_crop
 
 PAIR_CROP = AlignConfig(size=256)  # aligned region for paired PSNR/SSIM, independent of the model
@@ -53,7 +54,7 @@ class ModelEvaluator:
 
     # -- one edit, measured ---------------------------------------------------------------
     def _measure(self, col: Collector, s: Subject, target: np.ndarray,
-                 compare_to: np.ndarray | None = None) -> tuple[FaceEdit, Analysed | None]:
+                 compare_to: np.ndarray | None = None) -> tuple[EditedFrame, Analysed | None]:
         e = edit_face(self.gen, s.image, s.src.face, s.src.aus, target, self.cfg.edit)
         found = self.analyser.matching(e.image, s.src.face)
         col.found.append(found is not None)
@@ -167,7 +168,7 @@ class ModelEvaluator:
         img = plots.labelled_grid([tiles], labels, [preset.name[:7]], tile=112)
         self._save(img, f"interp_{preset.name}_{s.name}")
 
-    def _strip(self, s: Subject, e: FaceEdit, stem: str) -> None:
+    def _strip(self, s: Subject, e: EditedFrame, stem: str) -> None:
         tiles = [e.crop_in]
         labels = ["input"]
         if s.target_image is not None:
@@ -181,5 +182,5 @@ class ModelEvaluator:
     def _save(self, img: np.ndarray, stem: str) -> None:
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in self.name)[-40:]
         path = self.out / f"{safe}_{stem}.png"
-        plots.save_png(img, path)
+        write_image(img, path)
         self.pictures.append(path.name)

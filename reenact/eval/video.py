@@ -27,6 +27,7 @@ from reenact.eval.editing import Analysed, _box_iou
 from reenact.eval.identity import acd
 from reenact.eval.stats import acd_stats, stats
 from reenact.frame import Frame
+from reenact.media.image import write_image
 from reenact.tracking.align import crop_from_frame, invert_affine
 from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
@@ -35,30 +36,18 @@ ACD_SAMPLES = 20
 
 
 def read_frames(path: Path, limit: int | None) -> tuple[list[np.ndarray], np.ndarray]:
-    """The first ``limit`` frames of a clip as uint8 RGB, and their times in seconds."""
-    import av
+    """The first ``limit`` frames of a clip as uint8 RGB (decoded as the engine decodes them), and
+    their times in seconds from the first frame."""
+    from reenact.media.decode import decode_frames
 
     path = Path(path)
     if not path.is_file():
         raise ReenactError(f"{path}: no such video file")
-    frames, times = [], []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise ReenactError(f"{path}: has no video stream")
-            stream = container.streams.video[0]
-            for fr in container.decode(stream):
-                frames.append(fr.to_ndarray(format="rgb24"))
-                t = fr.time if fr.time is not None else len(times) / float(stream.average_rate or 30)
-                times.append(float(t))
-                if limit and len(frames) >= limit:
-                    break
-    except av.error.FFmpegError as e:
-        raise ReenactError(f"{path}: cannot be decoded ({e})") from None
-    if len(frames) < 2:
-        raise ReenactError(f"{path}: needs at least two frames, has {len(frames)}")
-    t = np.asarray(times, np.float64)
-    return frames, t - t[0]
+    decoded = list(decode_frames(path, limit=limit or None))
+    if len(decoded) < 2:
+        raise ReenactError(f"{path}: needs at least two frames, has {len(decoded)}")
+    t = np.asarray([f.time for f in decoded], np.float64)
+    return [f.image for f in decoded], t - t[0]
 
 
 def _au_source(spec: str | None, preset_specs: tuple[str, ...]):
@@ -138,7 +127,7 @@ def evaluate_video(name: str, gen, cfg, ident, presets: list, out: Path, picture
     grid = plots.labelled_grid([[frames[k] for k in picks], [outs[k] for k in picks]],
                                [f"{times[k]:.1f}s" for k in picks], ["input", "output"], tile=200,
                                aspect=frames[0].shape[1] / frames[0].shape[0])
-    plots.save_png(grid, out / f"{stem}_frames.png")
+    write_image(grid, out / f"{stem}_frames.png")
     pictures.append(f"{stem}_frames.png")
     return res
 

@@ -84,22 +84,25 @@ class FileReader:
     """A video file decoded with PyAV and released at its own frame rate, as if it were a camera."""
 
     def __init__(self, cfg: CaptureConfig, clock=time.perf_counter, sleep=time.sleep):
-        from reenact.media.source import open_container
+        from reenact.media.decode import open_container, video_stream
 
         path = Path(cfg.camera)
         if not path.is_file():
             raise ReenactError(f"no camera: {cfg.camera!r} is neither a camera index nor an existing video file")
         self._container = open_container(path)
-        if not self._container.streams.video:
+        try:
+            self._stream = video_stream(self._container, path)
+        except ReenactError:
             self._container.close()
-            raise ReenactError(f"{path}: has no video stream")
-        self._stream = self._container.streams.video[0]
-        self._stream.thread_type = "AUTO"
+            raise
         self._loop, self._clock, self._sleep = cfg.loop, clock, sleep
         rate = self._stream.average_rate or Fraction(30)
         self.fps = float(rate)
 
     def frames(self):
+        # Pixels as the engine decodes a file (one conversion, upright); only the pacing is live.
+        from reenact.media.decode import frame_image
+
         start = self._clock()
         offset = 0.0  # media time added on each loop so timestamps keep rising
         while True:
@@ -112,7 +115,7 @@ class FileReader:
                 delay = start + last - self._clock()
                 if delay > 0:
                     self._sleep(delay)
-                yield frame.to_ndarray(format="rgb24"), int(round(last * 90_000)), Fraction(1, 90_000)
+                yield frame_image(frame), int(round(last * 90_000)), Fraction(1, 90_000)
             if not self._loop or first is None:
                 return
             offset = last + 1.0 / self.fps

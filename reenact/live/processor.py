@@ -149,16 +149,17 @@ class PortraitProcessor:
 
 def read_portrait(path: str | Path, max_side: int = 720) -> np.ndarray:
     """The --source picture as uint8 RGB, its longer side at most ``max_side`` (even sizes)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image
+
+    from reenact.media.image import read_image
 
     p = Path(path)
     if not p.is_file():
         raise ReenactError(f"--source portrait not found: {p}")
-    try:
-        with Image.open(p) as im:
-            im = ImageOps.exif_transpose(im).convert("RGB")
-            scale = min(1.0, max_side / max(im.size))
-            size = (max(2, int(im.width * scale) // 2 * 2), max(2, int(im.height * scale) // 2 * 2))
-            return np.asarray(im.resize(size, Image.LANCZOS) if size != im.size else im, np.uint8).copy()
-    except (UnidentifiedImageError, OSError) as err:
-        raise ReenactError(f"--source {p}: not a readable image ({err})") from None
+    image = read_image(p)
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
+    if size == (w, h):
+        return image
+    return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS), np.uint8).copy()

@@ -7,7 +7,9 @@ Decisions
   row (content is kept whole; the output is at most one pixel larger) and a note says so.
 - Timing: every frame keeps its own pts and time base, so variable frame rates survive; the
   stream's nominal rate is the input's average rate.
-- Rotation: the input's display matrix is written unchanged (the pixels stay as coded).
+- Rotation: frames arrive upright (reenact.media.decode); edited pixels are turned back to the
+  input's coded orientation and its display matrix is written unchanged, so edited and untouched
+  frames agree and players show the output as they show the input.
 - Colour: RGB goes back to YUV with the input's matrix and range, and the stream carries the
   input's colour tags; a frame the pipeline did not touch is encoded from its decoded YUV as is.
 - Audio: the input's audio packets are copied (remuxed, interleaved with the video) when the output
@@ -32,6 +34,7 @@ from reenact.atomic import chmod_like_new_file
 from reenact.errors import ReenactError
 from reenact.frame import Frame
 from reenact.media.audio import AudioCopier
+from reenact.media.decode import coded
 from reenact.media.info import VideoInfo
 
 _END = object()
@@ -165,7 +168,7 @@ class VideoSink:
                     break
 
     def _open_stream(self, frame: Frame) -> None:
-        h, w = frame.image.shape[:2]
+        h, w = coded(frame.image, self.info.rotation).shape[:2]
         if h % 2 or w % 2:
             self.padded = True
             self.notes.append(f"odd frame size {w}x{h}: padded to {w + w % 2}x{h + h % 2} for H.264 4:2:0")
@@ -189,7 +192,8 @@ class VideoSink:
         if untouched and not self.padded and src.format.name == self.cfg.pix_fmt \
                 and (src.width, src.height) == (self._stream.width, self._stream.height):
             return src
-        rgb = av.VideoFrame.from_ndarray(even_pad(frame.image), format="rgb24")
+        image = coded(frame.image, self.info.rotation)
+        rgb = av.VideoFrame.from_ndarray(even_pad(image), format="rgb24")
         return rgb.reformat(format=self.cfg.pix_fmt, dst_colorspace=self.info.colorspace,
                             dst_color_range=self.info.color_range, interpolation=_TO_YUV)
 

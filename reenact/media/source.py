@@ -1,7 +1,8 @@
 """Video decoding in its own thread, handing ``Frame`` records to the pipeline.
 
-File mode keeps every frame (a small bounded queue: the decoder waits for the pipeline); live mode
-keeps only the newest frame (older ones are dropped and counted) so lag never builds up.
+Every frame is kept (a small bounded queue: the decoder waits for the pipeline). A file played as
+if it were a camera, newest frame only, is ``reenact.live.capture`` (one newest-frame slot:
+``reenact.live.latest.LatestSlot``).
 Decode errors in a damaged stream are counted and skipped; decoding goes on with the next packet.
 """
 from __future__ import annotations
@@ -16,25 +17,22 @@ from typing import Iterator
 
 import av
 import numpy as np
-from av.video.reformatter import Interpolation
 
 from reenact.errors import ReenactError
 from reenact.frame import Frame
+from reenact.media.decode import frame_image, frame_pts, open_container, video_stream
 from reenact.media.info import VideoInfo
 
 _END = object()
-_ACCURATE = (Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT)
 MAX_CONSECUTIVE_ERRORS = 200  # a stream this broken is not worth reading further
 
 
 @dataclass(frozen=True)
 class SourceConfig:
-    """live: keep only the newest frame; queue_size: frames buffered in file mode;
+    """queue_size: frames buffered between the decode thread and the pipeline;
     thread_type: FFmpeg decoder threading ("AUTO" = frame and slice threads); accurate_rgb:
-    exact YUV -> RGB rounding (swscale's fast path makes RGB about one level too dark, which would
-    show as a brightness step between edited and untouched frames; costs ~4 ms at 640x360)."""
+    exact YUV -> RGB rounding (see reenact.media.decode: the one conversion every reader uses)."""
 
-    live: bool = False
     queue_size: int = 8
     thread_type: str = "AUTO"
     accurate_rgb: bool = True
@@ -47,25 +45,13 @@ def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
     return None
 
 
-def open_container(path: str | Path) -> av.container.InputContainer:
-    """Open a media file for reading; a missing or unreadable file is a ReenactError."""
-    p = Path(path)
-    if not p.exists():
-        raise ReenactError(f"{p}: no such file")
-    if p.is_dir():
-        raise ReenactError(f"{p}: is a directory, not a video file")
-    try:
-        return av.open(str(p), "r")
-    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
-        raise ReenactError(f"{p}: cannot be read as a video ({e})") from None
-
-
 class VideoSource:
     """Decode a video file into ``Frame`` records on a background thread.
 
     Use as a context manager and iterate. ``info`` (VideoInfo) is known after construction (the
     first frame is decoded up front, so a file without a decodable frame fails early).
-    ``decode_errors`` counts skipped damaged packets; ``dropped`` counts frames dropped in live mode.
+    ``decode_errors`` counts skipped damaged packets.
+    Frame images are RGB and upright (reenact.media.decode: one conversion, one rotation policy).
     Each Frame carries ``av_frame``: the decoded frame, which a sink may encode as is when
     the pipeline did not touch the picture.
     """
@@ -74,14 +60,13 @@ class VideoSource:
         self.path = Path(path)
         self.cfg = cfg
         self.decode_errors = 0
-        self.dropped = 0
         self.decode_time = 0.0  # seconds spent decoding and converting (on the decode thread)
         self._container = open_container(self.path)
-        if not self._container.streams.video:
+        try:
+            self._stream = video_stream(self._container, self.path, cfg.thread_type)
+        except ReenactError:
             self._container.close()
-            raise ReenactError(f"{self.path}: has no video stream")
-        self._stream = self._container.streams.video[0]
-        self._stream.thread_type = cfg.thread_type
+            raise
         self._frames = self._decoded_frames()
         first = next(self._frames, None)
         if first is None:
@@ -90,7 +75,7 @@ class VideoSource:
                                f"({self.decode_errors} decode errors)")
         self._first = first
         self.info = self._read_info(first)
-        self._queue: queue.Queue = queue.Queue(maxsize=1 if cfg.live else max(1, cfg.queue_size))
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, cfg.queue_size))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -134,12 +119,8 @@ class VideoSource:
 
     def _to_frame(self, f: av.VideoFrame, index: int) -> Frame:
         tb = f.time_base or self.info.time_base
-        pts = f.pts
-        if pts is None:  # no timestamps in the stream: derive them from the frame rate
-            rate = self.info.rate or Fraction(25)
-            pts = int(round(index / rate / tb))
-        flags = _ACCURATE if self.cfg.accurate_rgb else None
-        rgb = f.reformat(format="rgb24", interpolation=flags).to_ndarray()
+        pts = frame_pts(f, index, tb, self.info.rate)
+        rgb = frame_image(f, exact=self.cfg.accurate_rgb)  # upright: the sink turns it back
         return Frame(image=rgb, pts=pts, time_base=tb, index=index,
                      capture_time=time.perf_counter(), av_frame=f)
 
@@ -166,17 +147,6 @@ class VideoSource:
         yield from self._frames
 
     def _put(self, item) -> None:
-        if self.cfg.live and isinstance(item, Frame):
-            try:
-                self._queue.put_nowait(item)
-            except queue.Full:
-                try:
-                    self._queue.get_nowait()
-                    self.dropped += 1
-                except queue.Empty:
-                    pass
-                self._queue.put_nowait(item)
-            return
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.1)

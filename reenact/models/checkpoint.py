@@ -162,8 +162,9 @@ def _checkpoint_from(obj: object, path: Path, generator: GeneratorConfig | None 
     return Checkpoint(meta, obj["generator"], obj.get("critic"), obj.get("train_state"))
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> GanGenerator:
-    """A ready-to-run generator (eval mode, protocol wrapper) from our checkpoint or the authors'."""
+def load_checkpoint_generator(path: str | Path, device: str | torch.device = "cpu") -> GanGenerator:
+    """A ready-to-run generator (eval mode, protocol wrapper) from our checkpoint or the authors'.
+    (The one loader by name, "rig" / "identity" / a path, is ``reenact.models.load.load_generator``.)"""
     path = Path(path)
     obj = _torch_load(path)
     align = None  # the authors' files record no crop: the default template

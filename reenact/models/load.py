@@ -108,6 +108,6 @@ def load_generator(spec: str | Path = "rig", device: str | torch.device = "cpu")
     path = Path(text)
     if not path.exists():
         raise ReenactError(f"model {text!r}: not one of {', '.join(BUILTIN)} and no such file")
-    from reenact.models.checkpoint import load_generator as load_checkpoint
+    from reenact.models.checkpoint import load_checkpoint_generator
 
-    return load_checkpoint(path, device=device)
+    return load_checkpoint_generator(path, device=device)

@@ -26,6 +26,7 @@ from reenact.live.controls import MutableAUSource
 from reenact.live.latest import LatestSlot
 from reenact.live.presets import PresetLibrary
 from reenact.live.stats import LatencyLog, RateMeter
+from reenact.media.decode import frame_image
 from reenact.webrtc.config import SessionConfig
 from reenact.webrtc.tracks import LatestFrameTrack
 
@@ -128,7 +129,7 @@ class Session:
                     return
                 continue
             video, arrival, index = item
-            frame = Frame(image=video.to_ndarray(format="rgb24"), pts=video.pts, time_base=video.time_base,
+            frame = Frame(image=frame_image(video), pts=video.pts, time_base=video.time_base,
                           index=index, capture_time=arrival)
             t0 = time.perf_counter()
             try:

@@ -97,16 +97,14 @@ def _collect_london(cfg: CollectConfig, rows: dict) -> None:
 
 
 def _collect_video(cfg: CollectConfig, name: str, stride: int, rows: dict) -> None:
-    import av
-
+    from reenact.media.decode import decode_frames
     from reenact.tracking.landmarker import FaceLandmarker, LandmarkerConfig
 
     path = cfg.data_root / "video" / name
-    with FaceLandmarker(LandmarkerConfig(mode="video", max_faces=1)) as lm, av.open(str(path)) as box:
-        stream = box.streams.video[0]
-        for i, frame in enumerate(tqdm(box.decode(stream), desc=name)):
-            ts = int(round(float(frame.pts * stream.time_base) * 1000)) if frame.pts is not None else i * 33
-            faces = lm.detect(frame.to_ndarray(format="rgb24"), ts)  # every frame keeps tracking alive
+    with FaceLandmarker(LandmarkerConfig(mode="video", max_faces=1)) as lm:
+        for frame in tqdm(decode_frames(path), desc=name):
+            i = frame.index
+            faces = lm.detect(frame.image, int(round(frame.time * 1000)))  # every frame keeps tracking alive
             if faces and i % stride == 0:
                 _record(rows, faces[0], f"video/{name}", "frame", str(path), i)
 

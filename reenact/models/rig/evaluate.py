@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from reenact.atomic import atomic_path
+from reenact.media.image import write_image
 from reenact.aus.names import AU_NAMES, au_index
 from reenact.aus.presets import Preset, load_preset
 from reenact.models.rig.data import DATA_ROOT, analysed_neutrals, analysed_pairs, heldout_london_ids
@@ -34,11 +34,9 @@ ISSUE_SMILE = Preset("issue_smile", {au_index("AU12"): 3.5, au_index("AU06"): 2.
 
 def face_psnr(a: np.ndarray, b: np.ndarray, landmarks: np.ndarray) -> float:
     """PSNR (dB) over the convex hull of the face's landmarks; inf when identical."""
-    mask = np.zeros(a.shape[:2], np.uint8)
-    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(landmarks).astype(np.int32)), 1)
-    d = (a.astype(np.float64) - b.astype(np.float64))[mask > 0]
-    mse = float((d ** 2).mean())
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    from reenact.eval.metrics import face_mask, psnr
+
+    return psnr(a, b, face_mask(landmarks, a.shape))
 
 
 def _descriptor():
@@ -78,9 +76,7 @@ def evaluate(generator: RigGenerator, ids: list[str], presets: dict[str, Preset]
             if strip_path is not None and len(strips) < strip_faces:
                 strips.append(np.concatenate(tiles, 1))
     if strip_path is not None and strips:
-        strip_path.parent.mkdir(parents=True, exist_ok=True)
-        img = np.concatenate(strips, 0)
-        cv2.imwrite(str(strip_path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        write_image(np.concatenate(strips, 0), strip_path)
     return summarise(rows, presets, psnr, times)
 
 
@@ -164,21 +160,19 @@ def main(argv: list[str] | None = None) -> None:
 def video_flicker(generator: RigGenerator, path: Path, preset: Preset, max_frames: int = 120) -> dict:
     """Face-region frame-to-frame change (mean absolute difference, 0-255) of a clip and of its
     edit with ``preset``, each frame edited independently (no temporal smoothing of AUs)."""
-    import av
-
     from reenact.aus.estimator import AUEstimator
     from reenact.eval.editing import edit_face
+    from reenact.eval.metrics import face_mask
+    from reenact.media.decode import decode_frames
     from reenact.tracking.landmarker import FaceLandmarker, LandmarkerConfig
     from reenact.tracking.types import Face
 
     est = AUEstimator()
     prev_in = prev_out = None
     d_in, d_out = [], []
-    with FaceLandmarker(LandmarkerConfig(mode="video", max_faces=1)) as lm, av.open(str(path)) as box:
-        for i, frame in enumerate(box.decode(box.streams.video[0])):
-            if i >= max_frames:
-                break
-            image = frame.to_ndarray(format="rgb24")
+    with FaceLandmarker(LandmarkerConfig(mode="video", max_faces=1)) as lm:
+        for i, frame in enumerate(decode_frames(path, limit=max_frames)):
+            image = frame.image
             faces = lm.detect(image, int(i * 1000 / 30))
             if not faces:
                 prev_in = prev_out = None
@@ -187,8 +181,7 @@ def video_flicker(generator: RigGenerator, path: Path, preset: Preset, max_frame
             face = Face(0, raw.landmarks, raw.depth, raw.blendshapes, raw.pose)
             own = est.estimate(face)
             out = edit_face(generator, image, face, own, preset.apply(own)).image
-            mask = np.zeros(image.shape[:2], np.uint8)
-            cv2.fillConvexPoly(mask, cv2.convexHull(np.round(raw.landmarks).astype(np.int32)), 1)
+            mask = face_mask(raw.landmarks, image.shape)
             if prev_in is not None:
                 sel = (mask > 0) & prev_mask
                 d_in.append(float(np.abs(image.astype(np.int16) - prev_in)[sel].mean()))
@@ -221,9 +214,7 @@ def appearance_strips(ids: list[str], path: Path, preset: Preset = ISSUE_SMILE,
             tiles = [x[48:216, 44:212] for x in (a.crop_in, a.crop_out, b.crop_out, real_crop)]
             rows.append(cv2.resize(np.concatenate(tiles, 1), None, fx=1.25, fy=1.25,
                                    interpolation=cv2.INTER_CUBIC))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        cv2.imwrite(str(tmp), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
+    write_image(np.concatenate(rows, 0), path)
 
 
 if __name__ == "__main__":
