@@ -240,3 +240,40 @@ def summarise(probabilities: list[np.ndarray], emotions: tuple[str, ...] | None)
     idx = [LABELS.index(e) for e in emotions]
     share = float(np.isin(p.argmax(1), idx).mean())
     return Reading(emotions, len(p), share, float(p[:, idx].sum(1).mean()), per_label)
+
+
+class Expression:
+    """The recogniser when it can run (and ``enabled``); ``reason`` says why not otherwise."""
+
+    def __init__(self, enabled: bool):
+        self.reason = None if enabled else "disabled (--no-expression)"
+        self.recogniser = None
+        if enabled:
+            self.reason = unavailable_reason()
+            if self.reason is None:
+                self.recogniser = ExpressionRecogniser()
+
+    def read(self, image: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray | None:
+        if self.recogniser is None or landmarks is None:
+            return None
+        return self.recogniser.probabilities(image, np.asarray(landmarks)[:, :2])
+
+    def reference(self, subjects) -> dict | None:
+        """How the unedited inputs read, and (pairs) the same people's real target photos as
+        happy: the row every smile preset is compared with."""
+        if self.recogniser is None or not subjects:
+            return None
+        inputs = [self.read(s.image, s.src.face.landmarks) for s in subjects]
+        out = {"input": summarise(inputs, None).as_dict(), "real_target": None}
+        real = [self.read(s.target_image, s.target.face.landmarks) for s in subjects
+                if s.target is not None]
+        if real:
+            out["real_target"] = summarise(real, ("happy",)).as_dict()
+        return out
+
+    def describe(self) -> dict:
+        return {"computed": self.recogniser is not None, "reason": self.reason,
+                "model": MODEL_NAME, "labels": list(LABELS),
+                "crop": "fer's: Haar face box (derived from the landmarks), square, +10 px a side "
+                        "at 270 px, grey, 64x64, [-1, 1]",
+                "preset_emotions": {k: list(v) for k, v in PRESET_EMOTIONS.items()}}
