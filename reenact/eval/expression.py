@@ -84,9 +84,9 @@ def haar_box_from_landmarks(landmarks: np.ndarray) -> tuple[int, int, int, int]:
     x1, y1 = pts.max(0)
     h = y1 - y0
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + BOX_CENTER_DY * h
-    side = BOX_SIZE * max(x1 - x0, h) * (1 + 2 * MARGIN)
-    return (int(round(cx - side / 2)), int(round(cy - side / 2)),
-            int(round(cx + side / 2)), int(round(cy + side / 2)))
+    side = int(round(BOX_SIZE * max(x1 - x0, h) * (1 + 2 * MARGIN)))
+    left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
+    return left, top, left + side, top + side  # square: the model's input is
 
 
 def face_input(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
