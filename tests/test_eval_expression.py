@@ -172,3 +172,14 @@ def test_gallery_has_one_row_per_face_and_one_column_per_edit():
     faces = grids["presets_faces"]
     assert faces.shape[0] > 2 * 128 and faces.shape[1] > 3 * 128 and faces.shape[1] < 4 * 128 + 60
     assert PresetGallery().grids() == {}
+
+
+def test_closeups_are_sized_by_the_given_span():
+    from reenact.eval.gallery import eyes_closeup, mouth_closeup
+
+    frame = np.zeros((400, 400, 3), np.uint8)
+    lm = np.full((478, 2), 200.0)
+    lm[61], lm[291], lm[33], lm[263] = (170, 260), (230, 260), (130, 180), (270, 180)
+    assert mouth_closeup(frame, lm).shape[1] == round(1.9 * 60)
+    assert mouth_closeup(frame, lm, scale=40).shape[1] == round(1.9 * 40)
+    assert eyes_closeup(frame, lm).shape[:2] == (round(1.45 * 140 * 0.4), round(1.45 * 140))

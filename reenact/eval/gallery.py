@@ -23,20 +23,26 @@ def _region(image: np.ndarray, center: np.ndarray, width: float, aspect: float) 
     return image[ys][:, xs]
 
 
-def mouth_closeup(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """Lips, corners and the folds beside them: 1.9 x the corner distance wide."""
+def _span(landmarks: np.ndarray, pair: tuple[int, int]) -> float:
+    pts = np.asarray(landmarks)[:, :2]
+    return float(np.linalg.norm(pts[pair[1]] - pts[pair[0]]))
+
+
+def mouth_closeup(image: np.ndarray, landmarks: np.ndarray, scale: float | None = None) -> np.ndarray:
+    """Lips, corners and the folds beside them: 1.9 x the corner distance wide (``scale``:
+    that distance from another photo of the face, so that a wide smile is not shown smaller)."""
     pts = np.asarray(landmarks)[:, :2]
     a, b = pts[MOUTH_CORNER[0]], pts[MOUTH_CORNER[1]]
-    return _region(image, (a + b) / 2 + [0, 0.05 * np.linalg.norm(b - a)],
-                   1.9 * np.linalg.norm(b - a), MOUTH_TILE[1])
+    d = scale or _span(landmarks, MOUTH_CORNER)
+    return _region(image, (a + b) / 2 + [0, 0.05 * d], 1.9 * d, MOUTH_TILE[1])
 
 
-def eyes_closeup(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+def eyes_closeup(image: np.ndarray, landmarks: np.ndarray, scale: float | None = None) -> np.ndarray:
     """Both eyes, the brows and the glabella: 1.45 x the outer eye-corner distance wide,
     shifted up to take in the brows."""
     pts = np.asarray(landmarks)[:, :2]
     a, b = pts[EYE_OUTER_CORNERS[0]], pts[EYE_OUTER_CORNERS[1]]
-    d = np.linalg.norm(b - a)
+    d = scale or _span(landmarks, EYE_OUTER_CORNERS)
     return _region(image, (a + b) / 2 - [0, 0.18 * d], 1.45 * d, EYES_TILE[1])
 
 
@@ -49,11 +55,15 @@ class PresetGallery:
         self.faces: dict[str, dict[str, tuple]] = {}
 
     def add(self, face: str, column: str, crop: np.ndarray, frame: np.ndarray,
-            landmarks: np.ndarray) -> None:
+            landmarks: np.ndarray, scale_from: np.ndarray | None = None) -> None:
+        """``scale_from``: landmarks whose mouth and eye spans size the close-ups (the input's,
+        for a real target photo of another expression)."""
         if column not in self.columns:
             self.columns.append(column)
-        self.faces.setdefault(face, {})[column] = (crop, mouth_closeup(frame, landmarks),
-                                                  eyes_closeup(frame, landmarks))
+        ref = landmarks if scale_from is None else scale_from
+        self.faces.setdefault(face, {})[column] = (
+            crop, mouth_closeup(frame, landmarks, _span(ref, MOUTH_CORNER)),
+            eyes_closeup(frame, landmarks, _span(ref, EYE_OUTER_CORNERS)))
 
     def grids(self) -> dict[str, np.ndarray]:
         """{"presets_faces"|"presets_mouths"|"presets_eyes": uint8 RGB grid}; empty if nothing."""

@@ -142,7 +142,8 @@ class ModelEvaluator:
             if s.target_image is not None:
                 real = warp_to_crop(s.target_image, crop_from_frame(s.target.face.landmarks, self.align),
                                     self.align.size)
-                self.gallery.add(s.name, "real target", real, s.target_image, s.target.face.landmarks)
+                self.gallery.add(s.name, "real target", real, s.target_image, s.target.face.landmarks,
+                                 scale_from=lm)
         self.gallery.add(s.name, column, e.crop_out, e.image, lm)
 
     def save_gallery(self) -> None:
