@@ -36,6 +36,8 @@ def eval_command(
     limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N images or pairs."),
     sweep_faces: int = typer.Option(1, "--sweep-faces", help="Faces with AU sweep grids."),
     identity: bool = typer.Option(True, "--identity/--no-identity", help="Compute ACD (needs dlib)."),
+    expression: bool = typer.Option(True, "--expression/--no-expression", help="Read every edit "
+                                    "with an expression recogniser (needs h5py and fer's weights)."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Runtime for models without "
                                           "their own @BACKEND: auto, torch, onnxruntime, openvino, "
                                           "tensorrt (default torch). Unavailable = error, never a "
@@ -61,7 +63,7 @@ def eval_command(
     cfg = EvalConfig(models=models, out=out, faces=faces, pairs=pairs, video=video,
                      presets=tuple(p.strip() for p in presets.split(",") if p.strip()),
                      limit=limit, video_frames=video_frames or None, video_targets=video_targets,
-                     sweep_faces=sweep_faces, identity=identity, backend=backend, precision=precision,
+                     sweep_faces=sweep_faces, identity=identity, expression=expression, backend=backend, precision=precision,
                      edit=EditConfig(device=device))
     try:
         report = run_eval(cfg)

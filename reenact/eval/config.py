@@ -19,7 +19,9 @@ class EvalConfig:
     shipped presets or JSON files); limit: first N images/pairs; video_frames: first N frames;
     video_targets: the AU source for the video (default: the first preset); sweep_aus /
     sweep_levels: AU sweep grid; sweep_faces: faces that get sweeps and interpolation strips;
-    strips: faces that get a per-face strip; identity: compute ACD when dlib is present."""
+    strips: faces that get a per-face strip; identity: compute ACD when dlib is present;
+    expression: run the expression recogniser when its package is present; gallery_faces: faces
+    (rows) of the every-preset strips and close-ups."""
 
     models: tuple[str, ...]
     out: Path
@@ -34,8 +36,10 @@ class EvalConfig:
     sweep_levels: tuple[float, ...] = (0.0, 1.25, 2.5, 3.75, 5.0)
     sweep_faces: int = 1
     strips: int = 4
+    gallery_faces: int = 24
     interp_steps: int = 6
     identity: bool = True
+    expression: bool = True
     backend: str | None = None
     precision: str | None = None
     edit: EditConfig = field(default_factory=EditConfig)

@@ -41,6 +41,8 @@ def _rows(models: list[dict]) -> list[tuple[str, list[str]]]:
                  (f"{p}: AU distance, kept AUs", ("presets", p, "au_distance", "mae_kept"), 3),
                  (f"{p}: requested change achieved", ("presets", p, "au_distance", "achieved"), 2),
                  (f"{p}: ACD" + REF, ("presets", p, "acd", "mean"), 3),
+                 (f"{p}: read as its emotion (share of faces)", ("presets", p, "expression", "share"), 2),
+                 (f"{p}: its emotion's mean probability", ("presets", p, "expression", "mean_probability"), 2),
                  (f"{p}: attention mean in face", ("presets", p, "attention", "mean_in_face"), 3),
                  (f"{p}: seam excess", ("presets", p, "seam_excess", "median"), 2),
                  (f"{p}: face found", ("presets", p, "face_found_rate"), 2)]
@@ -48,6 +50,8 @@ def _rows(models: list[dict]) -> list[tuple[str, list[str]]]:
              ("pairs: AU distance, moved AUs", ("pairs", "au_distance", "mae_moved"), 3),
              ("pairs: requested change achieved", ("pairs", "au_distance", "achieved"), 2),
              ("pairs: ACD to real" + REF, ("pairs", "acd", "mean"), 3),
+             ("pairs: read as happy (share of faces)", ("pairs", "expression", "share"), 2),
+             ("pairs: mean happy probability", ("pairs", "expression", "mean_probability"), 2),
              ("pairs: PSNR aligned face (dB)", ("pairs", "psnr", "mean"), 2),
              ("pairs: SSIM aligned face", ("pairs", "ssim", "mean"), 4),
              ("pairs, input unedited: AU distance", ("pairs", "baseline_input", "au_distance", "mae"), 3),
@@ -87,6 +91,26 @@ def _sweep_tables(models: list[dict]) -> list[str]:
     return lines
 
 
+def _expression_lines(expr: dict | None) -> list[str]:
+    """What the recogniser is and how the unedited inputs and real targets read."""
+    if not expr or not expr.get("computed"):
+        return []
+    lines = ["", f"Expression: {expr['model']}; crop: {expr['crop']}. \"read as its emotion\": share "
+             "of faces whose most probable label is the preset's emotion (disgust: disgust or angry)."]
+    ref = expr.get("reference") or {}
+    real = ref.get("real_target")
+    if real:
+        lines.append(f"Reference, the same people's real target photos: read as happy "
+                     f"{_fmt(real['share'], 2)}, mean happy probability {_fmt(real['mean_probability'], 2)} "
+                     f"(n={real['count']}).")
+    inp = ref.get("input")
+    if inp:
+        top = sorted(inp["mean_per_label"].items(), key=lambda kv: -kv[1])[:3]
+        lines.append("Unedited inputs, mean probabilities: "
+                     + ", ".join(f"{k} {_fmt(v, 2)}" for k, v in top) + f" (n={inp['count']}).")
+    return lines
+
+
 def render_markdown(report: dict) -> str:
     models = report["models"]
     inp = report["inputs"]
@@ -111,6 +135,7 @@ def render_markdown(report: dict) -> str:
         lines.append(f"Measured on these pairs: same person {_fmt(sp['mean'])} "
                      f"(min {_fmt(sp['min'])}, max {_fmt(sp['max'])}, n={sp['count']}); "
                      f"different people {_fmt(dp.get('mean'))} (n={dp.get('count', 0)}).")
+    lines += _expression_lines(report.get("expression"))
     from reenact.eval.agreement import agreement_markdown
 
     lines += agreement_markdown(report.get("agreement"), _fmt)

@@ -19,6 +19,7 @@ from reenact.errors import ReenactError
 from reenact.eval import plots
 from reenact.eval.config import EvalConfig
 from reenact.eval.editing import StillAnalyser
+from reenact.eval.expression import INSTALL_HINT as EXPRESSION_INSTALL, Expression
 from reenact.eval.identity import (DIFFERENT_PEOPLE_REFERENCE, INSTALL_HINT, SAME_PERSON_REFERENCE,
                                    reference_note)
 from reenact.eval.schema import jsonable, validate
@@ -67,8 +68,11 @@ def load_presets(specs) -> list:
 # The report
 
 
-def not_computed_entries(ident: Identity) -> list[dict]:
+def not_computed_entries(ident: Identity, expression: Expression | None = None) -> list[dict]:
     out = []
+    if expression is not None and expression.recogniser is None:
+        out.append({"metric": "expression recognition", "reason": expression.reason,
+                    "install": EXPRESSION_INSTALL if "disabled" not in (expression.reason or "") else None})
     if ident.fd is None:
         out.append({"metric": "ACD (identity)", "reason": ident.reason,
                     "install": INSTALL_HINT if "disabled" not in (ident.reason or "") else None})
@@ -94,6 +98,7 @@ def run_eval(cfg: EvalConfig) -> dict:
     presets = load_presets(cfg.presets)
     models = build_models(cfg)
     ident = Identity(cfg.identity)
+    expression = Expression(cfg.expression)
     report = {"format": "reenact-eval", "version": 1,
               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
               "inputs": {"faces": str(cfg.faces) if cfg.faces else None, "pairs": cfg.pairs,
@@ -104,14 +109,16 @@ def run_eval(cfg: EvalConfig) -> dict:
                            "reference": {"same_person": list(SAME_PERSON_REFERENCE),
                                          "different_people": list(DIFFERENT_PEOPLE_REFERENCE),
                                          "note": reference_note(), "measured": None}},
-              "not_computed": not_computed_entries(ident), "models": [], "pictures": []}
+              "expression": expression.describe(),
+              "not_computed": not_computed_entries(ident, expression), "models": [], "pictures": []}
     with StillAnalyser() as analyser:
         subjects, faces_info = analyse_inputs(cfg, analyser, ident)
         report["faces"] = faces_info
         if cfg.pairs:
             report["identity"]["reference"]["measured"] = measured_reference(subjects)
+        report["expression"]["reference"] = expression.reference(subjects)
         for name, gen in models:
-            ev = ModelEvaluator(name, gen, cfg, analyser, ident, presets, out)
+            ev = ModelEvaluator(name, gen, cfg, analyser, ident, presets, out, expression)
             entry = {"name": name, "image_size": int(gen.image_size),
                      "backend": gen.describe(), "zero_edit": None,
                      "presets": {}, "pairs": None, "video": None, "sweeps": None}
@@ -119,6 +126,7 @@ def run_eval(cfg: EvalConfig) -> dict:
                 entry["zero_edit"] = ev.zero_edit(subjects)
                 for p in presets:
                     entry["presets"][p.name] = ev.preset(subjects, p)
+                ev.save_gallery()
                 if cfg.pairs:
                     entry["pairs"] = ev.paired(subjects)
                 entry["sweeps"] = ev.sweeps(subjects)

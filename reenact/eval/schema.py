@@ -22,12 +22,15 @@ AU_DIST = {"type": "object", "required": ["per_au", "mae", "l2", "count"],
                           "bias": {"type": "object", "additionalProperties": FIGURE},
                           "mae": FIGURE, "l2": FIGURE, "count": {"type": "integer"}}}
 MAYBE_STATS = {"type": ["object", "null"]}
+READING = {"type": ["object", "null"], "required": ["emotions", "count", "share", "mean_probability"],
+           "properties": {"count": {"type": "integer"}, "share": FIGURE, "mean_probability": FIGURE,
+                          "mean_per_label": {"type": "object", "additionalProperties": FIGURE}}}
 EDIT_BLOCK = {"type": "object", "required": ["count", "au_distance"],
               "properties": {"count": {"type": "integer"},
                              "au_distance": {"type": ["object", "null"]},
                              "acd": MAYBE_STATS, "psnr": MAYBE_STATS, "ssim": MAYBE_STATS,
                              "attention": MAYBE_STATS, "seam_excess": MAYBE_STATS,
-                             "face_found_rate": FIGURE}}
+                             "face_found_rate": FIGURE, "expression": READING}}
 MODEL = {"type": "object", "required": ["name", "image_size", "zero_edit", "presets"],
          "properties": {"name": {"type": "string"}, "image_size": {"type": "integer"},
                         "zero_edit": {"type": ["object", "null"]},
@@ -53,6 +56,11 @@ REPORT_SCHEMA = {
                                     "reference": {"type": "object",
                                                   "required": ["same_person", "different_people", "note"]}}},
         "faces": {"type": ["object", "null"]},
+        "expression": {"type": "object", "required": ["computed", "reason"],
+                       "properties": {"computed": {"type": "boolean"},
+                                      "reference": {"type": ["object", "null"],
+                                                    "properties": {"input": READING,
+                                                                   "real_target": READING}}}},
         "models": {"type": "array", "items": MODEL},
         "agreement": {"type": ["object", "null"], "required": ["reference", "target", "models"],
                       "properties": {"models": {"type": "object",

@@ -11,6 +11,8 @@ from reenact.eval import metrics as M
 from reenact.eval import plots
 from reenact.eval.config import EvalConfig
 from reenact.eval.editing import Analysed, EditedFrame, StillAnalyser, edit_face
+from reenact.eval.expression import Expression, emotions_for_preset, summarise
+from reenact.eval.gallery import PresetGallery
 from reenact.eval.identity import acd
 from reenact.eval.stats import acd_stats, stats
 from reenact.eval.subjects import Identity, Subject
@@ -23,10 +25,11 @@ PAIR_CROP = AlignConfig(size=256)  # aligned region for paired PSNR/SSIM, indepe
 class Collector:
     """Accumulates the figures of one kind of edit (zero edit, a preset, pairs)."""
 
-    def __init__(self):
+    def __init__(self, emotions: tuple[str, ...] | None = None):
         self.requested, self.estimated, self.source = [], [], []
         self.acd, self.psnr, self.ssim, self.seam, self.found = [], [], [], [], []
         self.attention = []
+        self.emotions, self.expression = emotions, []  # accepted labels; per-face probabilities
 
     def summary(self, with_attention: bool = True) -> dict:
         ad = M.au_distance(np.array(self.requested), np.array(self.estimated),
@@ -38,15 +41,18 @@ class Collector:
         return {"count": len(self.found), "au_distance": ad, "acd": acd_stats(self.acd),
                 "psnr": stats(self.psnr), "ssim": stats(self.ssim), "attention": att,
                 "seam_excess": stats(self.seam),
-                "face_found_rate": float(np.mean(self.found)) if self.found else None}
+                "face_found_rate": float(np.mean(self.found)) if self.found else None,
+                "expression": summarise(self.expression, self.emotions).as_dict() if self.expression else None}
 
 
 class ModelEvaluator:
     """Runs every measurement of one generator on the analysed subjects."""
 
     def __init__(self, name: str, generator, cfg: EvalConfig, analyser: StillAnalyser,
-                 ident: Identity, presets: list, out: Path):
+                 ident: Identity, presets: list, out: Path, expression: Expression | None = None):
         self.name, self.gen, self.cfg = name, generator, cfg
+        self.expression = expression
+        self.gallery = PresetGallery()
         self.analyser, self.ident, self.presets, self.out = analyser, ident, presets, out
         self.pictures: list[str] = []
         self.align = generator.align
@@ -65,6 +71,10 @@ class ModelEvaluator:
         ref = s.descriptor if compare_to is None else compare_to
         if ref is not None and found is not None:
             col.acd.append(acd(ref, self.ident.describe(e.image, found)))
+        if self.expression is not None and found is not None:
+            p = self.expression.read(e.image, found.face.landmarks)
+            if p is not None:
+                col.expression.append(p)
         col.attention.append((e.attention, self.crop_hull))
         region = M.paste_region(np.linalg.inv(np.vstack([e.crop_from_frame, [0, 0, 1]]))[:2],
                                 e.size, s.image.shape)
@@ -84,9 +94,10 @@ class ModelEvaluator:
         return col.summary(with_attention=True)
 
     def preset(self, subjects: list[Subject], preset) -> dict:
-        col = Collector()
+        col = Collector(emotions_for_preset(preset.name))
         for k, s in enumerate(tqdm(subjects, desc=f"{self.name}: {preset.name}", unit="face", leave=False)):
             e, _ = self._measure(col, s, preset.apply(s.src.aus))
+            self._gallery_add(s, e, preset.name)
             if k < self.cfg.strips and not self.cfg.pairs and preset is self.presets[0]:
                 self._strip(s, e, f"strip_{preset.name}_{s.name}")
         out = col.summary()
@@ -96,7 +107,7 @@ class ModelEvaluator:
 
     def paired(self, subjects: list[Subject]) -> dict:
         """Neutral edited toward the AUs of the same person's real smile, compared with it."""
-        col, base = Collector(), Collector()
+        col, base = Collector(("happy",)), Collector()  # pairs: the target is a smile (London)
         for k, s in enumerate(tqdm(subjects, desc=f"{self.name}: pairs", unit="pair", leave=False)):
             e, found = self._measure(col, s, s.target.aus, compare_to=s.target_descriptor)
             real = self._aligned(s.target_image, s.target.face.landmarks)
@@ -120,6 +131,26 @@ class ModelEvaluator:
         res["baseline_input"] = {k: v for k, v in base.summary(with_attention=False).items()
                                  if k in ("count", "au_distance", "acd", "psnr", "ssim")}
         return res
+
+    def _gallery_add(self, s: Subject, e: EditedFrame, column: str) -> None:
+        """The edit's crop and close-ups (at the input's landmarks, so that every column shows
+        the same region); the input and real target first, once per face."""
+        lm = s.src.face.landmarks
+        if s.name not in self.gallery.faces and len(self.gallery.faces) >= self.cfg.gallery_faces:
+            return
+        if s.name not in self.gallery.faces:
+            self.gallery.add(s.name, "input", e.crop_in, s.image, lm)
+            if s.target_image is not None:
+                real = warp_to_crop(s.target_image, crop_from_frame(s.target.face.landmarks, self.align),
+                                    self.align.size)
+                self.gallery.add(s.name, "real target", real, s.target_image, s.target.face.landmarks,
+                                 scale_from=lm)
+        self.gallery.add(s.name, column, e.crop_out, e.image, lm)
+
+    def save_gallery(self) -> None:
+        """Every preset on every face: MODEL_presets_{faces,mouths,eyes}.png."""
+        for stem, img in self.gallery.grids().items():
+            self._save(img, stem)
 
     @property
     def _pair_mask(self) -> np.ndarray:
