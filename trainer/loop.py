@@ -93,9 +93,11 @@ def _sum_grads(module: torch.nn.Module, world: int) -> None:
 
 
 def _adam_step(opt: torch.optim.Optimizer, module: torch.nn.Module, loss: torch.Tensor,
-               world: int) -> None:
-    """One optimiser step on ``loss`` (this process's share), gradients summed over processes."""
-    opt.zero_grad(set_to_none=True)
+               world: int, set_to_none: bool = True) -> None:
+    """One optimiser step on ``loss`` (this process's share), gradients summed over processes.
+    ``set_to_none=False`` zeroes the gradients instead, so parameters ``loss`` does not reach
+    still take Adam's momentum step (as in the authors' PyTorch, whose zero_grad zeroed)."""
+    opt.zero_grad(set_to_none=set_to_none)
     loss.backward()
     _sum_grads(module, world)
     opt.step()
@@ -340,7 +342,8 @@ def train(data_dir: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume
                 terms, d_stats = loss_fn.critic_terms(D, real, fake, real_aus, share)
                 _adam_step(opt_d, D, terms, world)
                 penalty, gp_stats = loss_fn.critic_penalty(D, real, fake, alpha, share)
-                _adam_step(opt_d, D, penalty, world)
+                # The penalty does not reach the AU head; the authors' step still moved it.
+                _adam_step(opt_d, D, penalty, world, set_to_none=False)
                 d_stats = {"d/loss": (terms.item() + penalty.item()) / share, **d_stats, **gp_stats}
 
             # Generator step every n_critic critic steps; the critic is frozen meanwhile.
