@@ -191,6 +191,34 @@ def test_deeply_nested_offer_is_a_400_not_a_500():
     run(main())
 
 
+class ClosableProcessor:
+    """A processor owning something to release (as an Engine owns its landmarker)."""
+
+    def __init__(self, made: list):
+        self.closed = False
+        made.append(self)
+
+    def process(self, frame: Frame) -> Frame:
+        return frame
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_failed_negotiation_releases_the_processor_it_made():
+    made: list[ClosableProcessor] = []
+
+    async def main():
+        async with serving(lambda controls: ClosableProcessor(made)) as (url, manager):
+            async with aiohttp.ClientSession() as http:
+                bad = {"sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n", "type": "offer"}
+                async with http.post(f"{url}/offer", json=bad) as r:
+                    assert r.status == 400 and (await r.json())["error"] == "bad_offer"
+            assert not manager.sessions
+    run(main())
+    assert len(made) == 1 and made[0].closed
+
+
 def test_access_log_does_not_show_the_token(caplog):
     async def main():
         async with serving(token="s3cret") as (url, manager):

@@ -116,6 +116,7 @@ class _Handlers:
                 remote.append(track)
                 pc.addTrack(session.track)
 
+        process = None
         try:
             if self.default_preset:
                 controls.set_source(await asyncio.to_thread(self.presets.open, self.default_preset),
@@ -127,6 +128,7 @@ class _Handlers:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as err:
             log.exception("negotiation failed")
+            session.process = process  # made but never started: the session's close releases it
             await session.close(f"negotiation failed: {err!r}")
             return _error(400, "bad_offer", f"could not set up the session: {err}")
         session.start(remote[0], process)
