@@ -209,3 +209,17 @@ def test_rescan_finds_and_keeps_small_faces_in_video(data_dir):
         nose = np.array([f.landmarks[1] + [40 + 6 * k, 10 + 3 * k]
                          for k, r in enumerate(results) for f in r.faces if f.face_id == fid])
         assert np.linalg.norm(nose - nose[0], axis=1).max() < 12, fid
+
+
+def test_landmarkers_left_open_exit_without_tracebacks():
+    # MediaPipe's __del__ used to print a traceback per open landmarker at interpreter exit
+    # (its worker thread is gone by then); a landmarker nobody closed must exit quietly.
+    import subprocess
+    import sys
+
+    script = ("from reenact.tracking.landmarker import FaceLandmarker, LandmarkerConfig\n"
+              "kept = [FaceLandmarker(LandmarkerConfig(mode=m)) for m in ('live', 'video', 'image')]\n"
+              "print('made', flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "made", done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr

@@ -101,3 +101,81 @@ def test_cli_trains_resumes_and_reports_bad_data(data_dir, tmp_path):
     assert r.exit_code == 2 and "does not exist" in r.output
     r = runner.invoke(app, ["train", str(data_dir / "crops"), "--config", "huge", "--out", str(tmp_path / "y")])
     assert r.exit_code == 2 and "unknown training config 'huge'" in r.output
+
+
+# --- RNG state, devices under torchrun, the authors' critic schedule ----------------------------
+def test_rng_state_round_trip_on_cpu_and_an_other_machines_gpu_states():
+    import random
+
+    from reenact.trainer.loop import rng_state, set_rng_state
+
+    cpu = torch.device("cpu")
+    saved = rng_state(cpu)
+    assert "cuda" not in saved  # a CPU run has no GPU state to carry
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    # A checkpoint from an 8-GPU machine (the older format: every visible GPU's state) resumes on
+    # a machine without one; the CPU, NumPy and Python states come back exactly.
+    saved["cuda"] = [torch.zeros(16, dtype=torch.uint8)] * 8
+    torch.rand(5), np.random.rand(5), random.random()
+    set_rng_state(saved, cpu)
+    again = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(expected[0], again[0]) and np.array_equal(expected[1], again[1])
+    assert expected[2] == again[2]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_rng_state_holds_this_gpus_state_and_resumes_with_fewer_gpus():
+    from reenact.trainer.loop import rng_state, set_rng_state
+
+    dev = torch.device("cuda", 0)
+    saved = rng_state(dev)
+    assert "cuda" in saved and saved["cuda"].dtype == torch.uint8
+    expected = torch.rand(4, device=dev)
+    torch.rand(4, device=dev)
+    set_rng_state(saved, dev)
+    assert torch.equal(torch.rand(4, device=dev), expected)
+    # the older all-GPUs list, from a machine with more GPUs than this one
+    saved["cuda"] = [saved["cuda"]] * (torch.cuda.device_count() + 3)
+    set_rng_state(saved, dev)
+    assert torch.equal(torch.rand(4, device=dev), expected)
+
+
+def test_each_process_uses_its_local_rank_gpu(monkeypatch):
+    from reenact.trainer import loop
+
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert loop._pick_device("cuda") == torch.device("cuda", 1)
+    assert loop._pick_device("cuda:0") == torch.device("cuda", 0)  # an explicit index is kept
+    assert loop._pick_device("cpu") == torch.device("cpu")
+    # The GPU is selected before the NCCL group starts (else every rank opens a context on GPU 0).
+    calls = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(loop.dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(loop.torch.cuda, "set_device", lambda d: calls.append(("set_device", d)))
+    monkeypatch.setattr(loop.dist, "init_process_group", lambda backend: calls.append(("init", backend)))
+    monkeypatch.setattr(loop.dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(loop.dist, "get_world_size", lambda: 2)
+    assert loop._dist_setup(torch.device("cuda", 1)) == (1, 2, True)
+    assert calls == [("set_device", torch.device("cuda", 1)), ("init", "nccl")]
+
+
+def test_two_step_critic_update_takes_the_authors_two_adam_steps(data_dir, tmp_path):
+    with pytest.raises(ValueError, match="critic_update must be one of summed, two_steps"):
+        _tiny(critic_update="twice")
+    runs = {}
+    for mode in ("summed", "two_steps"):
+        cfg = _tiny(steps=4, epochs=2, decay_epochs=1, checkpoint_every=4, critic_update=mode)
+        runs[mode] = train(data_dir / "crops", tmp_path / mode, cfg, progress=False)
+        state = read_checkpoint(tmp_path / mode / "checkpoints" / "step-0000004.pt",
+                                generator=cfg.generator, critic=cfg.critic).train_state
+        adam_steps = {net: {float(s["step"]) for s in state[f"optim_{net}"]["state"].values()}
+                      for net in ("d", "g")}
+        # 4 batches: the critic steps once per batch (summed) or twice (the authors'); the
+        # generator every n_critic = 2 batches either way
+        assert adam_steps == {"d": {4.0 if mode == "summed" else 8.0}, "g": {2.0}}
+        assert all(np.isfinite(h[k]) for h in runs[mode].history for k in ("d/loss", "d/gp", "d/wasserstein"))
+    first = {m: r.history[0] for m, r in runs.items()}
+    # Same batch and critic before the first step: the Wasserstein and AU terms agree; the penalty
+    # of the two-step schedule is taken at the critic after its first step, so it differs.
+    assert first["summed"]["d/wasserstein"] == first["two_steps"]["d/wasserstein"]
+    assert first["summed"]["d/gp"] != first["two_steps"]["d/gp"]

@@ -112,6 +112,18 @@ def test_step_batches_are_deterministic_and_split_over_ranks():
         StepBatches(4, 6, seed=0, start=0, stop=1)
 
 
+def test_step_batches_split_unevenly_when_the_batch_does_not_divide():
+    # batch 5 over 2 processes: shards of 3 and 2 that together are the one-process batch
+    whole = StepBatches(20, 5, seed=1, start=0, stop=8)
+    shards = [StepBatches(20, 5, seed=1, start=0, stop=8, rank=r, world=2) for r in (0, 1)]
+    for step in range(8):
+        r0, r1 = (s.indices(step) for s in shards)
+        assert (len(r0), len(r1)) == (3, 2)
+        assert sorted(r0 + r1) == sorted(whole.indices(step))
+    with pytest.raises(ValueError, match="batch 2 is smaller than the 3 processes"):
+        StepBatches(20, 2, seed=0, start=0, stop=1, rank=0, world=3)
+
+
 def test_manifest_alignment_is_read_and_checked(crops):
     import json
 

@@ -50,3 +50,71 @@ def test_au_regression_and_other_terms():
     assert au_regression(pred, target, divide_by_batch=True).item() == pytest.approx(0.25 / 4)
     assert cycle_l1(torch.ones(2, 3, 2, 2), torch.zeros(2, 3, 2, 2)).item() == 1.0
     assert wasserstein_critic(torch.tensor([2.0, 4.0]), torch.tensor([1.0])).item() == -2.0
+
+
+# --- Process-count independence -----------------------------------------------------------------
+# Several processes each hold a share of the global batch and their gradients are summed: that must
+# equal one process holding the whole batch, for every weighting (summed or mean TV, the authors'
+# extra 1/N on the AU term), also for uneven shards (5 = 3 + 2).
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _nets():
+    from reenact.models.networks import CRITIC_CONFIGS, GENERATOR_CONFIGS, Critic, Generator
+
+    torch.manual_seed(3)
+    return Generator(GENERATOR_CONFIGS["tiny"]), Critic(CRITIC_CONFIGS["tiny"])
+
+
+def _batch(n=5):
+    g = torch.Generator().manual_seed(7)
+    return (torch.rand(n, 3, 64, 64, generator=g) * 2 - 1, torch.rand(n, 17, generator=g),
+            torch.rand(n, 17, generator=g), torch.rand(n, 1, 1, 1, generator=g))
+
+
+def _grads(module):
+    return {name: p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+            for name, p in module.named_parameters()}
+
+
+def _summed_over_shards(loss_of, module, shards):
+    """Gradients of ``loss_of(rows, share)`` summed over shards, as the trainer's all-reduce does."""
+    total = {}
+    for rows in shards:
+        module.zero_grad(set_to_none=True)
+        loss_of(rows, len(rows) / sum(map(len, shards))).backward()
+        for k, v in _grads(module).items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+@pytest.mark.parametrize("tv_reduction, divide_by_batch", [("sum", True), ("mean", False)])
+def test_sharded_losses_give_the_whole_batch_gradients(tv_reduction, divide_by_batch):
+    from reenact.trainer.losses import GANimationLoss, LossWeights
+
+    G, D = _nets()
+    real, real_aus, target_aus, alpha = _batch()
+    # Weights raised so the terms that depended on the number of processes dominate the gradients.
+    loss = GANimationLoss(LossWeights(au=4000.0, au_divide_by_batch=divide_by_batch, tv=1e-2,
+                                      tv_reduction=tv_reduction))
+    whole = [list(range(5))]
+    shards = [[0, 2, 4], [1, 3]]  # uneven, as batch 5 over 2 processes
+
+    def critic(rows, share):
+        return loss.critic_loss(G, D, real[rows], real_aus[rows], target_aus[rows], alpha[rows], share)[0]
+
+    def generator(rows, share):
+        return loss.generator_loss(G, D, real[rows], real_aus[rows], target_aus[rows], share)[0]
+
+    for fn, module in ((critic, D), (generator, G)):
+        expected = _summed_over_shards(fn, module, whole)
+        got = _summed_over_shards(fn, module, shards)
+        for name, g in expected.items():
+            # float sums in another order: compared with the tensor's scale
+            error = (got[name] - g).abs().max().item()
+            assert error <= 1e-4 * g.abs().max().item() + 1e-9, (name, error, g.abs().max().item())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import subprocess
 import sys
@@ -176,6 +177,64 @@ def test_bad_offer_is_refused():
                     assert r.status == 400 and "video" in (await r.json())["message"]
             assert not manager.sessions
     run(main())
+
+
+def test_deeply_nested_offer_is_a_400_not_a_500():
+    async def main():
+        async with serving() as (url, manager):
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{url}/offer", data=b"[" * 100_000,
+                                     headers={"Content-Type": "application/json"}) as r:
+                    assert r.status == 400
+                    assert "nests too deeply" in (await r.json())["message"]
+            assert not manager.sessions
+    run(main())
+
+
+class ClosableProcessor:
+    """A processor owning something to release (as an Engine owns its landmarker)."""
+
+    def __init__(self, made: list):
+        self.closed = False
+        made.append(self)
+
+    def process(self, frame: Frame) -> Frame:
+        return frame
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_failed_negotiation_releases_the_processor_it_made():
+    made: list[ClosableProcessor] = []
+
+    async def main():
+        async with serving(lambda controls: ClosableProcessor(made)) as (url, manager):
+            async with aiohttp.ClientSession() as http:
+                bad = {"sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n", "type": "offer"}
+                async with http.post(f"{url}/offer", json=bad) as r:
+                    assert r.status == 400 and (await r.json())["error"] == "bad_offer"
+            assert not manager.sessions
+    run(main())
+    assert len(made) == 1 and made[0].closed
+
+
+def test_access_log_does_not_show_the_token(caplog):
+    async def main():
+        async with serving(token="s3cret") as (url, manager):
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{url}/?token=s3cret&x=1") as r:
+                    assert r.status == 200
+                async with http.get(f"{url}/stats?token=s3cret",
+                                    headers={"Referer": f"{url}/?token=s3cret"}) as r:
+                    assert r.status == 200
+    with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+        run(main())
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert len(lines) == 2
+    assert '"GET /?token=***&x=1 HTTP/1.1" 200' in lines[0]
+    assert '"GET /stats?token=*** HTTP/1.1" 200' in lines[1] and '/?token=***" "' in lines[1]
+    assert "s3cret" not in "\n".join(lines)
 
 
 def test_slow_processor_drops_frames_and_latency_does_not_grow():

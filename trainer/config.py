@@ -7,14 +7,21 @@ produced the published results) and the other choice stays one config value away
   batch and the 17 AUs, then divided by the batch size again): at their batch of 25 that is
   ``160 * MSE``. We use ``lambda_au = 160`` on the plain MSE, so the weight no longer depends on
   the batch size; ``lambda_au = 4000, au_divide_by_batch = True`` reproduces the authors' exactly.
-- Attention smoothness. The paper gives 1e-4; the authors' code uses total variation *summed*
-  over the batch and pixels with weight 1e-5, on both attention masks (the fake's and the
-  cycle's). The default is the code's (``tv_reduction = "sum"``, ``lambda_tv = 1e-5``);
-  ``lambda_tv = 1e-4`` is the paper's. ``tv_reduction = "mean"`` averages per difference instead
-  (independent of batch and image size; about 4.06 equals the default at 128 px, batch 25).
+- Attention smoothness. The paper's Eq. 6 writes lambda_A * (lambda_TV * TV(A) + mean(A)) with
+  lambda_TV = 1e-4 and lambda_A = 0.1, an effective 1e-5 on TV; the authors' code uses that 1e-5
+  on total variation *summed* over the batch and pixels, on both attention masks (the fake's and
+  the cycle's). ``lambda_tv`` is that effective weight (``lambda_attention`` plays lambda_A's part
+  on mean(A) alone), so the default ``tv_reduction = "sum"``, ``lambda_tv = 1e-5`` is both the
+  paper's and the code's; 1e-4 would be ten times theirs. ``tv_reduction = "mean"`` averages per
+  difference instead (independent of batch and image size; about 4.06 equals the default at
+  128 px, batch 25).
 - Attention magnitude: ``lambda_attention = 0.1`` on mean(A), on both masks (authors).
-- Critic: the paper's single WGAN-GP objective; the authors step the critic twice per iteration
-  (once on the Wasserstein + AU terms, once on the penalty). We take one step on the sum.
+- Critic: the paper's single WGAN-GP objective. ``critic_update = "summed"`` (the default) takes
+  one Adam step on its sum; ``"two_steps"`` is the authors' schedule: one step on the Wasserstein
+  + AU terms, then one on the penalty at the updated critic (twice the critic updates per batch).
+- Processes: ``batch`` is the global batch whatever the number of processes; each process weights
+  its loss by its share of the batch (see ``trainer/losses.py``), so a batch that does not divide
+  by the number of processes (25 over 2) is split unevenly and trains the same.
 """
 from __future__ import annotations
 
@@ -23,6 +30,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from reenact.models.networks import CRITIC_CONFIGS, GENERATOR_CONFIGS, CriticConfig, GeneratorConfig
 
+CRITIC_UPDATES = ("summed", "two_steps")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -30,7 +39,7 @@ class TrainConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
     # optimisation (paper / authors)
-    batch: int = 25                      # global batch, split evenly across processes
+    batch: int = 25                      # global batch, split across processes (unevenly if need be)
     lr_g: float = 1e-4
     lr_d: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.999)
@@ -39,6 +48,7 @@ class TrainConfig:
     decay_epochs: int = 10               # learning rate falls linearly to 0 over the last ones
     steps: int | None = None             # total critic steps; overrides epochs when given
     # loss weights (see the module docstring)
+    critic_update: str = "summed"        # or "two_steps" (the authors'; see the docstring)
     lambda_gp: float = 10.0
     lambda_au: float = 160.0
     au_divide_by_batch: bool = False
@@ -64,6 +74,9 @@ class TrainConfig:
                              f"image_size {self.critic.image_size}")
         if self.tv_reduction not in ("sum", "mean"):
             raise ValueError(f"tv_reduction must be 'sum' or 'mean', got {self.tv_reduction!r}")
+        if self.critic_update not in CRITIC_UPDATES:
+            raise ValueError(f"critic_update must be one of {', '.join(CRITIC_UPDATES)}, "
+                             f"got {self.critic_update!r}")
         if self.batch < 1 or self.n_critic < 1:
             raise ValueError("batch and n_critic must be at least 1")
 

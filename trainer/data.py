@@ -293,14 +293,15 @@ class StepBatches(torch.utils.data.Sampler):
 
     Each epoch is one permutation of the dataset (seeded by seed and epoch, the same on every
     rank); step k of the epoch takes the k-th slice of ``batch`` indices, and rank r keeps every
-    world-th of them. The last partial batch of an epoch is dropped."""
+    world-th of them (shards differ by one where ``batch`` does not divide by ``world``). The last
+    partial batch of an epoch is dropped."""
 
     def __init__(self, n: int, batch: int, *, seed: int, start: int, stop: int,
                  rank: int = 0, world: int = 1):
         if n < batch:
             raise DatasetError(f"the dataset has {n} images, fewer than one batch of {batch}")
-        if batch % world:
-            raise ValueError(f"batch {batch} does not split evenly over {world} processes")
+        if batch < world:
+            raise ValueError(f"batch {batch} is smaller than the {world} processes sharing it")
         self.n, self.batch, self.seed = n, batch, seed
         self.start, self.stop, self.rank, self.world = start, stop, rank, world
 

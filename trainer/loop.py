@@ -1,14 +1,18 @@
 """The GANimation training loop: one function, read top to bottom.
 
-Every step is one critic update on one global batch; every ``n_critic``-th step also updates the
-generator. All randomness of a step (flips, target AUs, their noise, the penalty's interpolation
-weights) comes from a generator seeded by (seed, step, rank), and the batch order is a pure function
-of (seed, epoch), so a resumed run repeats an uninterrupted one exactly.
+Every step is one critic update (one or two Adam steps, ``critic_update``) on one global batch;
+every ``n_critic``-th step also updates the generator. All randomness of a step (flips, target AUs,
+their noise, the penalty's interpolation weights) is drawn for the whole global batch from a
+generator seeded by (seed, step), each process keeping its samples' rows, and the batch order is a
+pure function of (seed, epoch): a resumed run repeats an uninterrupted one exactly (bit for bit on
+the CPU; CUDA kernels are not deterministic unless ``torch.use_deterministic_algorithms`` is on),
+and a run does not depend on the number of processes beyond rounding.
 
 Multi-process training (torchrun, or any launcher setting RANK / WORLD_SIZE / MASTER_ADDR):
-data-parallel through torch.distributed with gradients all-reduced by hand after each backward,
-as stylegan3 does. (DistributedDataParallel is not used: its reducer does not support the
-gradient penalty's double backward through the critic.)
+data-parallel through torch.distributed; each process's loss is its share of the global batch's
+loss and the gradients are summed by hand after each backward, as stylegan3 does.
+(DistributedDataParallel is not used: its reducer does not support the gradient penalty's double
+backward through the critic.) Each process uses the GPU named by LOCAL_RANK.
 """
 from __future__ import annotations
 
@@ -57,31 +61,47 @@ def _dist_setup(device: torch.device) -> tuple[int, int, bool]:
         return 0, 1, False
     if dist.is_initialized():
         return dist.get_rank(), dist.get_world_size(), False
+    if device.type == "cuda":
+        # Before NCCL starts: otherwise every rank opens a context on GPU 0.
+        torch.cuda.set_device(device)
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return dist.get_rank(), dist.get_world_size(), True
 
 
 def _pick_device(device: str | None) -> torch.device:
+    """The requested device; a bare "cuda" (or "auto" with a GPU) is this process's LOCAL_RANK GPU."""
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device and device != "auto":
-        return torch.device(device)
+        dev = torch.device(device)
+        return torch.device("cuda", local_rank) if dev.type == "cuda" and dev.index is None else dev
     if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cuda", local_rank)
     return torch.device("cpu")
 
 
-def _all_reduce_grads(module: torch.nn.Module, world: int) -> None:
-    """Average gradients over processes in one flat all-reduce."""
+def _sum_grads(module: torch.nn.Module, world: int) -> None:
+    """Sum gradients over processes in one flat all-reduce (each loss is already a batch share)."""
     if world <= 1:
         return
     params = [p for p in module.parameters() if p.grad is not None]
     flat = torch.cat([p.grad.flatten() for p in params])
     dist.all_reduce(flat)
-    flat /= world
     offset = 0
     for p in params:
         n = p.numel()
         p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
         offset += n
+
+
+def _adam_step(opt: torch.optim.Optimizer, module: torch.nn.Module, loss: torch.Tensor,
+               world: int, set_to_none: bool = True) -> None:
+    """One optimiser step on ``loss`` (this process's share), gradients summed over processes.
+    ``set_to_none=False`` zeroes the gradients instead, so parameters ``loss`` does not reach
+    still take Adam's momentum step (as in the authors' PyTorch, whose zero_grad zeroed)."""
+    opt.zero_grad(set_to_none=set_to_none)
+    loss.backward()
+    _sum_grads(module, world)
+    opt.step()
 
 
 def _broadcast_params(module: torch.nn.Module, world: int) -> None:
@@ -90,9 +110,31 @@ def _broadcast_params(module: torch.nn.Module, world: int) -> None:
             dist.broadcast(t, src=0)
 
 
-def _step_generator(seed: int, step: int, rank: int) -> torch.Generator:
-    state = np.random.SeedSequence([seed, step, rank]).generate_state(2, dtype=np.uint32)
+def _step_generator(seed: int, step: int) -> torch.Generator:
+    state = np.random.SeedSequence([seed, step]).generate_state(2, dtype=np.uint32)
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+@dataclass
+class StepDraws:
+    """A step's random draws for this process's rows of the global batch."""
+    flip: torch.Tensor     # (n,) bool
+    others: torch.Tensor   # (n,) dataset rows whose AUs become the targets
+    noise: torch.Tensor    # (n, 17) added to the targets
+    alpha: torch.Tensor    # (n, 1, 1, 1) the penalty's interpolation weights
+
+
+def step_draws(cfg: TrainConfig, step: int, n_images: int, n_aus: int, rank: int = 0,
+               world: int = 1) -> StepDraws:
+    """Drawn for the whole global batch, then sliced like the batch (``StepBatches``), so every
+    sample gets the same draws whatever the number of processes."""
+    g, b = _step_generator(cfg.seed, step), cfg.batch
+    flip = torch.rand(b, generator=g) < 0.5 if cfg.flip else torch.zeros(b, dtype=torch.bool)
+    others = torch.randint(0, n_images, (b,), generator=g)
+    noise = (torch.rand(b, n_aus, generator=g) * 2 - 1) * cfg.target_noise
+    alpha = torch.rand(b, 1, 1, 1, generator=g)
+    mine = slice(rank, None, world)
+    return StepDraws(flip[mine], others[mine], noise[mine], alpha[mine])
 
 
 def _lr_factor(total: int, decay: int):
@@ -107,18 +149,28 @@ def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def _rng_state() -> dict:
+def rng_state(device: torch.device) -> dict:
+    """The global RNG states, with only this process's own GPU's (the loop draws from its own
+    generators; the global ones are kept for anything a network or loader draws)."""
     np_state = np.random.get_state()
-    return {"torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
-            "python": random.getstate()}
+    state = {"torch": torch.get_rng_state(),
+             "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+             "python": random.getstate()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
 
 
-def _set_rng_state(s: dict) -> None:
+def set_rng_state(s: dict, device: torch.device) -> None:
+    """Restore ``rng_state``'s. The CUDA state goes to this process's GPU only, and only when both
+    sides have one: a checkpoint moves between machines with other numbers of GPUs, or none.
+    Older checkpoints hold a list with every visible GPU's state; this GPU's entry is used."""
     torch.set_rng_state(s["torch"])
-    if s["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(s["cuda"])
+    cuda = s.get("cuda")
+    if isinstance(cuda, (list, tuple)):
+        cuda = cuda[device.index or 0] if device.type == "cuda" and len(cuda) > (device.index or 0) else None
+    if cuda is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(cuda, device)
     kind, keys, *rest = s["numpy"]
     np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
     py = s["python"]
@@ -171,8 +223,8 @@ def train(data_dir: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume
     run_dir = Path(run_dir)
     dev = _pick_device(device)
     rank, world, created_group = _dist_setup(dev)
-    if cfg.batch % world:
-        raise ReenactError(f"batch {cfg.batch} does not split evenly over {world} processes")
+    if cfg.batch < world:
+        raise ReenactError(f"batch {cfg.batch} is smaller than the {world} processes sharing it")
 
     # --- Data: validate everything before any training -------------------------------------
     index = load_index(data_dir, cfg.split, cfg.image_size)
@@ -213,7 +265,7 @@ def train(data_dir: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume
         D.load_state_dict(ckpt.critic)
         opt_g.load_state_dict(state["optim_g"])
         opt_d.load_state_dict(state["optim_d"])
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"], dev)
         start = int(state["step"])
     elif ckpt_path is not None:
         raise ReenactError(f"{run_dir} already holds checkpoints; pass --resume to continue it "
@@ -241,7 +293,7 @@ def train(data_dir: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume
         state = {"step": step_done, "config": cfg.to_dict(),
                  "optim_g": opt_g.state_dict(), "optim_d": opt_d.state_dict(),
                  "lr_factor": lr_factor(step_done),
-                 "rng": _rng_state()}
+                 "rng": rng_state(dev)}
         save_checkpoint(run_dir / CHECKPOINT_DIR / f"step-{step_done:07d}.pt", G, D,
                         data_summary=data_summary, train_state=state,
                         align=index.align or AlignConfig(size=cfg.image_size))
@@ -273,33 +325,33 @@ def train(data_dir: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume
             # Per-step randomness: flips, target AUs from other samples plus noise, GP weights.
             _set_lr(opt_d, cfg.lr_d * lr_factor(step))
             _set_lr(opt_g, cfg.lr_g * lr_factor(step))
-            g = _step_generator(cfg.seed, step, rank)
-            n = imgs.shape[0]
-            flip = torch.rand(n, generator=g) < 0.5 if cfg.flip else torch.zeros(n, dtype=torch.bool)
-            others = torch.randint(0, len(index), (n,), generator=g)
-            noise = (torch.rand(n, all_aus.shape[1], generator=g) * 2 - 1) * cfg.target_noise
-            alpha = torch.rand(n, 1, 1, 1, generator=g)
+            draws = step_draws(cfg, step, len(index), all_aus.shape[1], rank, world)
+            share = imgs.shape[0] / cfg.batch  # this process's part of the global batch
 
             real = imgs.to(dev).float() / 127.5 - 1.0
-            real = torch.where(flip.to(dev)[:, None, None, None], real.flip(-1), real)
+            real = torch.where(draws.flip.to(dev)[:, None, None, None], real.flip(-1), real)
             real_aus = to_model(real_aus_05.to(dev))
-            target_aus = to_model(all_aus[others]).to(dev) + noise.to(dev)
+            target_aus = to_model(all_aus[draws.others]).to(dev) + draws.noise.to(dev)
+            alpha = draws.alpha.to(dev)
 
-            # Critic step.
-            opt_d.zero_grad(set_to_none=True)
-            d_loss, d_stats = loss_fn.critic_loss(G, D, real, real_aus, target_aus, alpha.to(dev))
-            d_loss.backward()
-            _all_reduce_grads(D, world)
-            opt_d.step()
+            # Critic update.
+            if cfg.critic_update == "summed":
+                d_loss, d_stats = loss_fn.critic_loss(G, D, real, real_aus, target_aus, alpha, share)
+                _adam_step(opt_d, D, d_loss, world)
+            else:  # the authors': Wasserstein + AU, then the penalty at the updated critic
+                fake = loss_fn.critic_fake(G, real, target_aus)
+                terms, d_stats = loss_fn.critic_terms(D, real, fake, real_aus, share)
+                _adam_step(opt_d, D, terms, world)
+                penalty, gp_stats = loss_fn.critic_penalty(D, real, fake, alpha, share)
+                # The penalty does not reach the AU head; the authors' step still moved it.
+                _adam_step(opt_d, D, penalty, world, set_to_none=False)
+                d_stats = {"d/loss": (terms.item() + penalty.item()) / share, **d_stats, **gp_stats}
 
             # Generator step every n_critic critic steps; the critic is frozen meanwhile.
             if (step + 1) % cfg.n_critic == 0:
                 D.requires_grad_(False)
-                opt_g.zero_grad(set_to_none=True)
-                g_loss, g_stats = loss_fn.generator_loss(G, D, real, real_aus, target_aus)
-                g_loss.backward()
-                _all_reduce_grads(G, world)
-                opt_g.step()
+                g_loss, g_stats = loss_fn.generator_loss(G, D, real, real_aus, target_aus, share)
+                _adam_step(opt_g, G, g_loss, world)
                 D.requires_grad_(True)
 
             done = step + 1

@@ -12,6 +12,7 @@ Face ids are not assigned here: that is the tracker's job (reenact.tracking.trac
 from __future__ import annotations
 
 import threading
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -119,13 +120,16 @@ class FaceLandmarker:
             result_callback=self._callback if cfg.mode == "live" else None)
         with filtered_stderr():
             self._task = vision.FaceLandmarker.create_from_options(opts)
+        # Closes the task once, from close(), garbage collection or interpreter exit (the
+        # finalizer holds the task, never self).
+        self._release = weakref.finalize(self, _close_task, self._task)
         self._first_call = True
         self._size: tuple[int, int] = (0, 0)
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         if self._task is not None:
-            self._task.close()
+            self._release()  # closes the task, once
             self._task = None
 
     def __enter__(self) -> "FaceLandmarker":
@@ -190,6 +194,19 @@ class FaceLandmarker:
             self._latest = (faces, timestamp_ms)
         if self._on_result is not None:
             self._on_result(faces, timestamp_ms)
+
+
+def _close_task(task) -> None:
+    """Close a MediaPipe task; at interpreter exit, when that can no longer work, forget it.
+
+    MediaPipe runs its C calls on a worker thread that the interpreter stops before atexit
+    handlers run, and its ``__del__`` retries the close during module teardown, printing a
+    traceback per landmarker left open. Dropping the handle (the process is ending; the OS
+    frees the graph) keeps that ``__del__`` quiet."""
+    try:
+        task.close()
+    except RuntimeError:  # "cannot schedule new futures after shutdown"
+        task._handle = None
 
 
 def _convert(result, width: int, height: int) -> list[RawFace]:

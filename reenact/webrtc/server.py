@@ -5,11 +5,13 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import ssl
 from pathlib import Path
 from typing import Callable
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from reenact.errors import ReenactError
@@ -85,6 +87,8 @@ class _Handlers:
         try:
             body = await request.json()
             offer = RTCSessionDescription(sdp=str(body["sdp"]), type=str(body["type"]))
+        except RecursionError:  # json's decoder recurses once per nested [ or {
+            return _error(400, "bad_request", "the body nests too deeply to be an offer")
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             return _error(400, "bad_request", 'the body must be JSON {"sdp": ..., "type": "offer"}')
         if not self._authorised(request, body):
@@ -112,6 +116,7 @@ class _Handlers:
                 remote.append(track)
                 pc.addTrack(session.track)
 
+        process = None
         try:
             if self.default_preset:
                 controls.set_source(await asyncio.to_thread(self.presets.open, self.default_preset),
@@ -123,6 +128,7 @@ class _Handlers:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as err:
             log.exception("negotiation failed")
+            session.process = process  # made but never started: the session's close releases it
             await session.close(f"negotiation failed: {err!r}")
             return _error(400, "bad_offer", f"could not set up the session: {err}")
         session.start(remote[0], process)
@@ -132,6 +138,26 @@ class _Handlers:
 
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status)
+
+
+_TOKEN_VALUE = re.compile(r"(?<=[?&]token=)[^&#\s\"]*")
+
+
+def redact_token(url: str) -> str:
+    """``url`` with the value of its ``token`` query parameter replaced by ``***``."""
+    return _TOKEN_VALUE.sub("***", url)
+
+
+class RedactedAccessLogger(AbstractAccessLogger):
+    """aiohttp's access log line, with the token taken out of the address and the referrer (the
+    page is opened as /?token=..., so both carry it)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        referer = redact_token(request.headers.get("Referer", "-"))
+        self.logger.info('%s "%s %s HTTP/%d.%d" %d %s "%s" "%s" %.3fs', request.remote,
+                         request.method, redact_token(request.path_qs), *request.version,
+                         response.status, response.body_length, referer,
+                         request.headers.get("User-Agent", "-"), time)
 
 
 def ssl_context(cfg: ServeConfig) -> ssl.SSLContext | None:
@@ -147,7 +173,7 @@ def ssl_context(cfg: ServeConfig) -> ssl.SSLContext | None:
 
 async def start_server(app: web.Application, cfg: ServeConfig) -> web.AppRunner:
     """Start listening; returns the runner (``await runner.cleanup()`` stops it)."""
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=RedactedAccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, cfg.host, cfg.port, ssl_context=ssl_context(cfg))
     try:
