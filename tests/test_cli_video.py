@@ -107,7 +107,9 @@ def test_image_without_a_face(tmp_path):
     assert isinstance(r.exception, ReenactError) and "no face" in str(r.exception)
 
 
-def test_ctrl_c_stops_cleanly_and_leaves_no_file(tmp_path):
+@pytest.mark.parametrize("signame, code", [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
+def test_ctrl_c_stops_cleanly_and_leaves_no_file(tmp_path, signame, code):
+    """SIGINT, SIGTERM and SIGHUP all remove the .part file; the exit code says which signal."""
     import signal
     import time
 
@@ -121,8 +123,10 @@ def test_ctrl_c_stops_cleanly_and_leaves_no_file(tmp_path):
     while not list(tmp_path.glob(".out.*.part.mp4")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     time.sleep(1.0)  # well inside the run
-    proc.send_signal(signal.SIGINT)
+    assert proc.poll() is None, "the run ended before the signal"
+    proc.send_signal(getattr(signal, signame))
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err[-2000:]
+    assert proc.returncode == code, err[-2000:]
     assert "interrupted: nothing written" in err and "Traceback" not in err
+    assert f"interrupted by {signame}" in err or signame == "SIGINT"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from reenact.cli.outputs import check_output_file, overwrite_option
 from reenact.errors import ReenactError
 
 DRIVER_ENDS = ("hold", "loop", "stop")
@@ -67,6 +68,7 @@ def video_command(
     fade: int = typer.Option(6, "--fade", min=0, help="Frames over which an edit fades in/out when a face appears/leaves."),
     device: str = typer.Option("cpu", "--device", help="torch device for crops, model and paste (cpu, cuda)."),
     no_audio: bool = typer.Option(False, "--no-audio", help="Leave the audio out."),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Change the facial expressions in a video; sound, timing and resolution are kept."""
     from reenact.engine.pipeline import EngineConfig
@@ -79,6 +81,7 @@ def video_command(
     if preset not in X264_PRESETS:
         raise ReenactError(f"--preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
     check_output_path(output)  # a bad container fails before the driver or model is loaded
+    target = check_output_file(output, overwrite, inputs=(input, driver))
     with VideoSource(input) as probe:  # unreadable input fails before anything slow
         fps = float(probe.info.rate or 30)
     source = open_targets(aus, driver, driver_end, fps)
@@ -88,7 +91,7 @@ def video_command(
     cfg = EngineConfig(strength=strength, faces=faces, batch=batch, fade_frames=fade, device=device)
     sink_cfg = SinkConfig(crf=crf, preset=preset, audio="none" if no_audio else "copy")
     try:
-        stats = edit_video(input, output, generator, source, engine_cfg=cfg, sink_cfg=sink_cfg,
+        stats = edit_video(input, target, generator, source, engine_cfg=cfg, sink_cfg=sink_cfg,
                            progress=sys.stderr.isatty(), log=lambda m: typer.echo(m, err=True))
     except KeyboardInterrupt:
         typer.echo(f"interrupted: nothing written to {output}", err=True)
