@@ -118,3 +118,39 @@ def test_split_by_source_file_and_the_trainer_reads_it(tmp_path, inputs):
     train, test = load_index(out, "train", 64), load_index(out, "test", 64)
     assert len(train.names) == 1 and len(test.names) == 4
     np.testing.assert_allclose(train.aus[0], report.crops[0].aus, atol=1e-4)
+
+
+def test_an_empty_or_interrupted_run_leaves_the_target_as_it_was(tmp_path, inputs, monkeypatch):
+    """No half dataset (crops without aus.csv, a header-only aus.csv) is left to block the next run."""
+    import reenact.dataset.prepare as prep
+
+    cfg = PrepareConfig(align=AlignConfig(size=32))
+    empty = tmp_path / "empty"
+    report = prepare_dataset([inputs / "sub" / "blank.png"], empty, cfg, progress=False)
+    assert not report.crops and not empty.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+    out = tmp_path / "ds"
+    prepare_dataset([inputs / "face.jpg"], out, cfg, progress=False)
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    real_add = prep.DatasetWriter.add
+
+    def add_then_interrupt(self, *a, **k):
+        real_add(self, *a, **k)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prep.DatasetWriter, "add", add_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_dataset([inputs / "face.jpg"], out, cfg, overwrite=True, progress=False)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
+    assert not list(tmp_path.glob(".ds.*")), "staging folder left behind"
+
+
+def test_cli_prepare_out_naming_a_file(tmp_path, inputs):
+    from reenact.cli.main import app
+
+    a_file = tmp_path / "ds.txt"
+    a_file.write_text("notes")
+    res = CliRunner().invoke(app, ["prepare", str(inputs / "face.jpg"), "--out", str(a_file)])
+    assert isinstance(res.exception, ReenactError) and "is a file" in str(res.exception)
+    assert a_file.read_text() == "notes"

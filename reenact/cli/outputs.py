@@ -82,16 +82,17 @@ def check_output_file(path: Path, overwrite: bool, inputs: Iterable[Path] = (),
     return target
 
 
-def check_output_folder(path: Path, overwrite: bool, inputs: Iterable[Path] = ()) -> None:
-    """A folder the command fills (a dataset, a report): not a file, not an input, and a non-empty
-    one only with -y/--overwrite; its parent must be writable."""
+def check_output_folder(path: Path, overwrite: bool, inputs: Iterable[Path] = (),
+                        must_be_empty: bool = True) -> None:
+    """A folder the command fills (a dataset, a report): not a file, not an input, and (when
+    ``must_be_empty``) a non-empty one only with -y/--overwrite; its parent must be writable."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ReenactError(f"{path}: is a file; give a folder name")
     for source in inputs:
         if Path(source).exists() and _same_file(Path(source), path):
             raise ReenactError(f"{path}: the output folder is an input; choose another folder")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
+    if must_be_empty and path.is_dir() and any(path.iterdir()) and not overwrite:
         raise ReenactError(f"{path}: already exists and is not empty; pass -y/--overwrite to replace it")
     parent = path if path.is_dir() else path.parent
     if not parent.is_dir():
