@@ -118,3 +118,53 @@ def test_output_naming_a_folder_or_a_file(tmp_path):
         check_output_folder(tmp_path / "full", overwrite=False)
     check_output_folder(tmp_path / "full", overwrite=True)
     check_output_folder(tmp_path / "new", overwrite=False)
+
+
+@pytest.mark.parametrize("args", [
+    ["image", str(FACE), "--aus", "smile", "-o", "o.png", "--device", "banana"],
+    ["video", str(CLIP), "--aus", "smile", "-o", "o.mp4", "--device", "banana"],
+    ["train", ".", "-o", "run", "--device", "banana"],
+    ["eval", "--out", "rep", "--device", "banana"],
+])
+def test_unknown_device_is_one_line(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    r = run(*args)
+    assert isinstance(r.exception, ReenactError)
+    assert str(r.exception).startswith("--device 'banana': expected cpu, cuda")
+
+
+@pytest.mark.parametrize("flag, value", [("--steps", "-5"), ("--batch", "0"), ("--epochs", "-1")])
+def test_train_rejects_non_positive_counts(tmp_path, flag, value):
+    r = run("train", tmp_path, "-o", tmp_path / "run", flag, value)
+    assert isinstance(r.exception, ReenactError) and str(r.exception) == f"{flag} {value}: expected 1 or more"
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_and_eval_out_naming_a_file(tmp_path):
+    a_file = tmp_path / "f"
+    a_file.write_text("keep")
+    r = run("train", tmp_path, "-o", a_file)
+    assert isinstance(r.exception, ReenactError) and "is a file" in str(r.exception)
+    r = run("eval", "--model", "identity", "--out", a_file)
+    assert isinstance(r.exception, ReenactError) and "is a file" in str(r.exception)
+    assert a_file.read_text() == "keep"
+
+
+def test_serve_port_out_of_range(tmp_path):
+    r = run("serve", "--port", "99999")
+    assert r.exit_code == 2 and "--port" in r.output and "65535" in r.output
+
+
+def test_aus_csv_and_export_need_overwrite(tmp_path):
+    csv = tmp_path / "aus.csv"
+    csv.write_text("earlier")
+    r = run("aus", FACE, "--csv", csv)
+    assert isinstance(r.exception, ReenactError) and "-y/--overwrite" in str(r.exception)
+    r = run("aus", FACE, "--csv", csv, "-y")
+    assert r.exit_code == 0, r.output
+    assert csv.read_text().startswith("input,frame")
+    onnx = tmp_path / "g.onnx"
+    onnx.write_text("earlier")
+    r = run("export", "identity", "-o", onnx)
+    assert isinstance(r.exception, ReenactError) and "-y/--overwrite" in str(r.exception)
+    assert onnx.read_text() == "earlier"

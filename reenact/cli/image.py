@@ -11,6 +11,7 @@ from PIL import Image
 
 from reenact.atomic import atomic_path
 from reenact.cli.outputs import check_output_file, overwrite_option
+from reenact.cli.devices import check_device
 from reenact.errors import ReenactError
 from reenact.media import image as media_image
 from reenact.media.formats import IMAGE_SUFFIXES
@@ -82,6 +83,7 @@ def image_command(
     from reenact.engine.still import edit_image, interpolate_targets, sweep_targets, track_image
 
     parse_faces(faces)
+    check_device(device)
     written = _check_output(output, input, overwrite, masks)
     if aus is None and sweep is None:
         raise ReenactError("give --aus SPEC (or --sweep AU for an intensity grid)")

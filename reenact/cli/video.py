@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from reenact.cli.outputs import check_output_file, overwrite_option
+from reenact.cli.devices import check_device
 from reenact.errors import ReenactError
 
 DRIVER_ENDS = ("hold", "loop", "stop")
@@ -78,6 +79,7 @@ def video_command(
     from reenact.media.source import VideoSource
 
     parse_faces(faces)
+    check_device(device)
     if preset not in X264_PRESETS:
         raise ReenactError(f"--preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
     check_output_path(output)  # a bad container fails before the driver or model is loaded
