@@ -10,6 +10,7 @@ import typer
 from PIL import Image
 
 from reenact.atomic import atomic_path
+from reenact.cli.inputs import apply_max_pixels, max_pixels_option
 from reenact.cli.outputs import check_output_file, overwrite_option
 from reenact.cli.devices import check_device
 from reenact.errors import ReenactError
@@ -75,6 +76,7 @@ def image_command(
     backend: str = typer.Option("auto", "--backend", help="auto, torch, onnxruntime, openvino or tensorrt."),
     device: str = typer.Option("cpu", "--device"),
     overwrite: bool = overwrite_option(),
+    max_pixels: int = max_pixels_option(),
 ) -> None:
     """Change the facial expression in a photo (or make a sweep/strip of expressions)."""
     from reenact.aus.names import au_index
@@ -84,6 +86,7 @@ def image_command(
 
     parse_faces(faces)
     check_device(device)
+    apply_max_pixels(max_pixels)
     written = _check_output(output, input, overwrite, masks)
     if aus is None and sweep is None:
         raise ReenactError("give --aus SPEC (or --sweep AU for an intensity grid)")
