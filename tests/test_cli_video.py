@@ -130,3 +130,11 @@ def test_ctrl_c_stops_cleanly_and_leaves_no_file(tmp_path, signame, code):
     assert "interrupted: nothing written" in err and "Traceback" not in err
     assert f"interrupted by {signame}" in err or signame == "SIGINT"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
+
+
+def test_video_faces_id_that_never_appears_writes_nothing(tmp_path):
+    out = tmp_path / "out.mp4"
+    r = run("video", CLIP, "--aus", "smile", "-o", out, "--model", "identity", "--faces", "9")
+    assert isinstance(r.exception, ReenactError), r.output
+    assert "face 9 never appears" in str(r.exception) and "face ids found: 0" in str(r.exception)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
