@@ -49,6 +49,10 @@ def edit_video(input_path: str | Path, output_path: str | Path, generator, au_so
                 complete = _pump(src, eng, sink, progress, log)
                 stats = eng.stats
             _check_selected_face_seen(engine_cfg.faces, stats, input_path)
+            declared = src.info.frames
+            if complete and declared and stats.frames < declared:
+                log(f"{input_path.name}: the input ended after {stats.frames} of its {declared} "
+                    "declared frames (the file is truncated or damaged); the output is as short")
             sink.close(complete=complete)
         except BaseException:
             sink.abort()
