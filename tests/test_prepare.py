@@ -154,3 +154,32 @@ def test_cli_prepare_out_naming_a_file(tmp_path, inputs):
     res = CliRunner().invoke(app, ["prepare", str(inputs / "face.jpg"), "--out", str(a_file)])
     assert isinstance(res.exception, ReenactError) and "is a file" in str(res.exception)
     assert a_file.read_text() == "notes"
+
+
+@pytest.mark.parametrize("signame, code", [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_prepare_killed_by_a_signal_leaves_nothing(tmp_path, signame, code):
+    """A real run in a subprocess, signalled once its staging folder holds crops."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_engine import face_canvas
+    from test_media import make_clip
+
+    frames = [face_canvas(192, 144, [("london_002_03.jpg", 30 + i % 5, 5, 130)]) for i in range(200)]
+    clip = make_clip(tmp_path / "long.mp4", frames, fps=25, audio=None)
+    out = tmp_path / "ds"
+    proc = subprocess.Popen([sys.executable, "-c", "from reenact.cli.main import main; main()", "prepare",
+                             str(clip), "--out", str(out), "--size", "32", "--no-tiles"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".ds.*.part/imgs/*.png")) and time.time() < deadline \
+            and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before the signal"
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err[-2000:]
+    assert f"interrupted by {signame}" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
