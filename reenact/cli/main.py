@@ -49,9 +49,10 @@ def main() -> None:
         except ReenactError as err:
             print(f"reenact: error: {err}", file=sys.stderr)
             sys.exit(2)
-        except SystemExit:
-            # Typer turns every KeyboardInterrupt into exit 130; say which signal it was.
-            if guard.signum is None:
+        except SystemExit as done:
+            # Typer turns every KeyboardInterrupt into exit 130; say which signal it was. A command
+            # for which a signal is the normal way to stop (serve, webcam) exits 0 and stays so.
+            if guard.signum is None or done.code in (0, None):
                 raise
             print(f"reenact: interrupted by {guard.name}", file=sys.stderr)
             sys.exit(guard.exit_code)
