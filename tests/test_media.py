@@ -331,3 +331,28 @@ def test_ts_is_refused_for_the_right_reason(tmp_path):
     with pytest.raises(ReenactError) as e:
         check_output_path(tmp_path / "out.ts")
     assert str(e.value) == f"{tmp_path / 'out.ts'}: MPEG-TS output is not supported; use .mp4, .mov or .mkv"
+
+
+def test_abort_waits_for_the_frame_being_encoded(tmp_path, monkeypatch):
+    """Ctrl-C while a frame takes long to encode (a loaded machine): the container is closed only
+    after the encoder thread ended (a 5 s wait ran out and closed it under the encoder)."""
+    import threading
+
+    src = make_clip(tmp_path / "in.mp4", [pattern(i, 64, 48) for i in range(3)], audio=None)
+    release, started = threading.Event(), threading.Event()
+    real_encode = VideoSink._encode
+
+    def slow_encode(self, frame):
+        started.set()
+        release.wait(6.0)  # longer than the old 5 s wait
+        real_encode(self, frame)
+
+    monkeypatch.setattr(VideoSink, "_encode", slow_encode)
+    with VideoSource(src) as s:
+        frame = next(iter(s))
+        sink = VideoSink(tmp_path / "out.mp4", s.info, audio_from=None)
+        sink.write(frame)
+        assert started.wait(30)
+        sink.abort()
+        assert not sink._thread.is_alive()
+    assert not list(tmp_path.glob(".out.*")) and not (tmp_path / "out.mp4").exists()

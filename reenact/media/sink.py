@@ -35,6 +35,8 @@ from reenact.media.audio import AudioCopier
 from reenact.media.info import VideoInfo
 
 _END = object()
+# How long an interrupted run waits for the encoder to finish its frame (a hung one is left).
+ABORT_WAIT_S = 60.0
 # Containers without per-frame timestamps: frames are numbered at the input's average rate.
 CONSTANT_RATE_FORMATS = ("avi",)
 # Containers FFmpeg writes but Reenact does not offer (PyAV cannot tell which codecs they hold).
@@ -269,11 +271,20 @@ class VideoSink:
             return
         self._closed = True
         self._aborted.set()
-        try:
-            self._queue.put(_END, timeout=5)
-        except queue.Full:
-            pass
-        self._thread.join(timeout=5)
+        # The encoder skips what is queued once aborted, so it ends within one frame's encode. Its
+        # container is closed only after it ended: closing it under a frame still being encoded
+        # (a 5 s wait ran out on a loaded machine) can crash the process on its way out.
+        deadline = time.monotonic() + ABORT_WAIT_S
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            try:
+                self._queue.put(_END, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():  # a hung encoder: leave it its container, remove the file
+            self.tmp_path.unlink(missing_ok=True)
+            return
         self._discard()
 
     def _discard(self) -> None:
