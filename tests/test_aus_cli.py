@@ -83,3 +83,16 @@ def test_bad_single_input_is_a_reenact_error(folder, target, expected):
     res = run(folder / target)
     assert res.exit_code != 0
     assert isinstance(res.exception, ReenactError) and expected in str(res.exception)
+
+
+def test_aus_on_a_sound_file_says_what_it_takes(tmp_path):
+    from typer.testing import CliRunner
+
+    from reenact.cli.main import app
+    from reenact.errors import ReenactError
+
+    wav = tmp_path / "talk.wav"
+    wav.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+    r = CliRunner().invoke(app, ["aus", str(wav)])
+    assert isinstance(r.exception, ReenactError)
+    assert str(r.exception).startswith(f"{wav}: not an image or a video; give a still (.bmp")

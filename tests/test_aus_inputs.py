@@ -285,3 +285,37 @@ def test_timeline_source_uses_frame_time_then_index():
 
 def test_au_names_are_openface_order():
     assert AU_NAMES[0] == "AU01" and AU_NAMES[-1] == "AU45" and len(AU_NAMES) == NUM_AUS
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_json_with_a_bom_or_in_utf_16_is_read(tmp_path, encoding):
+    p = tmp_path / "p.json"
+    p.write_bytes(json.dumps({"name": "x", "aus": {"AU12": 2.5}}).encode(encoding))
+    assert load_preset(p).values[au_index("AU12")] == 2.5  # was UnicodeDecodeError / malformed
+
+
+def test_binary_json_is_one_line(tmp_path):
+    p = tmp_path / "p.json"
+    p.write_bytes(bytes(range(128, 256)) * 4)
+    with pytest.raises(AUInputError, match=r"p.json: not a JSON text file"):
+        open_au_source(p)
+
+
+def test_csv_with_a_bom_keeps_its_first_column(tmp_path):
+    p = tmp_path / "a.csv"
+    header = "frame," + ",".join(OPENFACE_COLUMNS)
+    p.write_bytes(("\ufeff" + header + "\n1," + ",".join(["1.5"] * NUM_AUS) + "\n").encode("utf-8"))
+    seq = read_au_csv(p)
+    assert len(seq) == 1 and np.allclose(seq.aus[0], 1.5)
+
+
+@pytest.mark.parametrize("spec", ["", "  "])
+def test_an_empty_aus_spec_says_so(tmp_path, monkeypatch, spec):
+    monkeypatch.chdir(tmp_path)  # "" used to read as ".", the current folder: ".: cannot be read"
+    with pytest.raises(AUInputError, match="^empty AU input; give a preset name"):
+        open_au_source(spec)
+
+
+def test_a_folder_as_aus_spec(tmp_path):
+    with pytest.raises(AUInputError, match="is a folder"):
+        open_au_source(tmp_path)

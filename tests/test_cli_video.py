@@ -107,7 +107,9 @@ def test_image_without_a_face(tmp_path):
     assert isinstance(r.exception, ReenactError) and "no face" in str(r.exception)
 
 
-def test_ctrl_c_stops_cleanly_and_leaves_no_file(tmp_path):
+@pytest.mark.parametrize("signame, code", [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
+def test_ctrl_c_stops_cleanly_and_leaves_no_file(tmp_path, signame, code):
+    """SIGINT, SIGTERM and SIGHUP all remove the .part file; the exit code says which signal."""
     import signal
     import time
 
@@ -121,8 +123,44 @@ def test_ctrl_c_stops_cleanly_and_leaves_no_file(tmp_path):
     while not list(tmp_path.glob(".out.*.part.mp4")) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     time.sleep(1.0)  # well inside the run
-    proc.send_signal(signal.SIGINT)
+    assert proc.poll() is None, "the run ended before the signal"
+    proc.send_signal(getattr(signal, signame))
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err[-2000:]
+    assert proc.returncode == code, err[-2000:]
     assert "interrupted: nothing written" in err and "Traceback" not in err
+    assert f"interrupted by {signame}" in err or signame == "SIGINT"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
+
+
+def test_video_faces_id_that_never_appears_writes_nothing(tmp_path):
+    out = tmp_path / "out.mp4"
+    r = run("video", CLIP, "--aus", "smile", "-o", out, "--model", "identity", "--faces", "9")
+    assert isinstance(r.exception, ReenactError), r.output
+    assert "face 9 never appears" in str(r.exception) and "face ids found: 0" in str(r.exception)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_truncated_input_is_reported(tmp_path):
+    import av
+
+    full = tmp_path / "full.mp4"
+    with av.open(str(full), "w", options={"movflags": "faststart"}) as out:  # index at the start
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        for i in range(60):
+            f = av.VideoFrame.from_ndarray(pattern(i, 96, 64), format="rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[:len(data) // 2])
+    r = run("video", cut, "--aus", "smile", "-o", tmp_path / "out.mp4", "--model", "identity")
+    assert r.exit_code == 0, r.output
+    n = len(probe(tmp_path / "out.mp4")["times"])
+    assert 0 < n < 60
+    assert f"the input ended after {n} of its 60 declared frames" in r.output
+    r = run("video", full, "--aus", "smile", "-o", tmp_path / "whole.mp4", "--model", "identity")
+    assert r.exit_code == 0 and "declared frames" not in r.output

@@ -78,6 +78,19 @@ def test_mutable_source_interpolates_and_overrides():
         src.set_au("AU99", 1.0)
 
 
+@pytest.mark.parametrize("value", ["NaN", "inf", "-Infinity"])
+def test_non_finite_au_values_are_refused(value):
+    """The data channel sent {"value": "NaN"}; it was kept and echoed as a bare NaN, which the
+    page's JSON.parse rejects."""
+    import json
+
+    src = MutableAUSource(None)
+    with pytest.raises(ValueError, match="finite"):
+        src.set_au("AU12", float(value))
+    assert src.state().overrides == {}
+    json.dumps(src.state().as_json(), allow_nan=False)
+
+
 def test_mutable_source_clamps_to_scale():
     frame, own = _frame_with_face()
     src = MutableAUSource(None)

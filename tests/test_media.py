@@ -297,3 +297,50 @@ def test_closing_early_stops_the_decoder(tmp_path):
     s.close()
     assert not s._thread.is_alive()
     assert os.path.exists(src)
+
+
+def test_avi_output_keeps_the_frame_rate(tmp_path):
+    """AVI numbers frames at a constant rate: with the input's time base (1/12800) every unit
+    between two frames was an empty frame (a 25 fps clip read as 600 fps, 24x the frames)."""
+    src = make_clip(tmp_path / "in.mp4", [pattern(i, 64, 48) for i in range(30)], fps=25)
+    dst = tmp_path / "out.avi"
+    copy_through(src, dst)
+    with av.open(str(dst)) as c:
+        s = c.streams.video[0]
+        assert s.average_rate == 25 and s.frames == 30
+        dts = [p.dts for p in c.demux(s) if p.dts is not None]
+    assert dts == sorted(dts) and len(set(dts)) == len(dts)
+    q = probe(dst)
+    assert len(q["times"]) == 30 and np.allclose(np.diff(q["times"]), 0.04)  # were out of order
+    assert q["audio"] is not None and abs(q["audio"][1] - 1.2) < 0.06
+
+
+def test_ts_is_refused_for_the_right_reason(tmp_path):
+    with pytest.raises(ReenactError) as e:
+        check_output_path(tmp_path / "out.ts")
+    assert str(e.value) == f"{tmp_path / 'out.ts'}: MPEG-TS output is not supported; use .mp4, .mov or .mkv"
+
+
+def test_abort_waits_for_the_frame_being_encoded(tmp_path, monkeypatch):
+    """Ctrl-C while a frame takes long to encode (a loaded machine): the container is closed only
+    after the encoder thread ended (a 5 s wait ran out and closed it under the encoder)."""
+    import threading
+
+    src = make_clip(tmp_path / "in.mp4", [pattern(i, 64, 48) for i in range(3)], audio=None)
+    release, started = threading.Event(), threading.Event()
+    real_encode = VideoSink._encode
+
+    def slow_encode(self, frame):
+        started.set()
+        release.wait(6.0)  # longer than the old 5 s wait
+        real_encode(self, frame)
+
+    monkeypatch.setattr(VideoSink, "_encode", slow_encode)
+    with VideoSource(src) as s:
+        frame = next(iter(s))
+        sink = VideoSink(tmp_path / "out.mp4", s.info, audio_from=None)
+        sink.write(frame)
+        assert started.wait(30)
+        sink.abort()
+        assert not sink._thread.is_alive()
+    assert not list(tmp_path.glob(".out.*")) and not (tmp_path / "out.mp4").exists()

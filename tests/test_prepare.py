@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from reenact.aus.names import OPENFACE_COLUMNS
 from reenact.errors import ReenactError
 from reenact.dataset.prepare import PrepareConfig, prepare_dataset
-from reenact.tracking.align import AlignConfig, STABLE_POINTS, template_points, transform_points, warp_to_crop
+from reenact.tracking.align import AlignConfig, template_points, transform_points, warp_to_crop
 
 pytest.importorskip("mediapipe")
 
@@ -118,3 +118,68 @@ def test_split_by_source_file_and_the_trainer_reads_it(tmp_path, inputs):
     train, test = load_index(out, "train", 64), load_index(out, "test", 64)
     assert len(train.names) == 1 and len(test.names) == 4
     np.testing.assert_allclose(train.aus[0], report.crops[0].aus, atol=1e-4)
+
+
+def test_an_empty_or_interrupted_run_leaves_the_target_as_it_was(tmp_path, inputs, monkeypatch):
+    """No half dataset (crops without aus.csv, a header-only aus.csv) is left to block the next run."""
+    import reenact.dataset.prepare as prep
+
+    cfg = PrepareConfig(align=AlignConfig(size=32))
+    empty = tmp_path / "empty"
+    report = prepare_dataset([inputs / "sub" / "blank.png"], empty, cfg, progress=False)
+    assert not report.crops and not empty.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+    out = tmp_path / "ds"
+    prepare_dataset([inputs / "face.jpg"], out, cfg, progress=False)
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    real_add = prep.DatasetWriter.add
+
+    def add_then_interrupt(self, *a, **k):
+        real_add(self, *a, **k)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prep.DatasetWriter, "add", add_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_dataset([inputs / "face.jpg"], out, cfg, overwrite=True, progress=False)
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
+    assert not list(tmp_path.glob(".ds.*")), "staging folder left behind"
+
+
+def test_cli_prepare_out_naming_a_file(tmp_path, inputs):
+    from reenact.cli.main import app
+
+    a_file = tmp_path / "ds.txt"
+    a_file.write_text("notes")
+    res = CliRunner().invoke(app, ["prepare", str(inputs / "face.jpg"), "--out", str(a_file)])
+    assert isinstance(res.exception, ReenactError) and "is a file" in str(res.exception)
+    assert a_file.read_text() == "notes"
+
+
+@pytest.mark.parametrize("signame, code", [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_prepare_killed_by_a_signal_leaves_nothing(tmp_path, signame, code):
+    """A real run in a subprocess, signalled once its staging folder holds crops."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_engine import face_canvas
+    from test_media import make_clip
+
+    frames = [face_canvas(192, 144, [("london_002_03.jpg", 30 + i % 5, 5, 130)]) for i in range(200)]
+    clip = make_clip(tmp_path / "long.mp4", frames, fps=25, audio=None)
+    out = tmp_path / "ds"
+    proc = subprocess.Popen([sys.executable, "-c", "from reenact.cli.main import main; main()", "prepare",
+                             str(clip), "--out", str(out), "--size", "32", "--no-tiles"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".ds.*.part/imgs/*.png")) and time.time() < deadline \
+            and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before the signal"
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err[-2000:]
+    assert f"interrupted by {signame}" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reenact.aus.names import OPENFACE_COLUMNS
 from reenact.trainer.data import CropDataset, DatasetError, StepBatches, load_index
 
 CROPS = "crops"

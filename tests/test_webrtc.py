@@ -341,7 +341,8 @@ def test_serve_command_refuses_unsafe_or_wrong_settings():
     assert isinstance(result.exception, ReenactError) and "missing_portrait.jpg" in str(result.exception)
 
 
-def test_serve_command_starts_serves_the_page_and_stops_on_ctrl_c():
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_serve_command_starts_serves_the_page_and_stops_on_ctrl_c(signame):
     proc = subprocess.Popen([sys.executable, "-m", "reenact.cli.main", "serve", "--port", "0",
                              "--model", "identity", "--token", "tok", "--loopback-ice"],
                             stderr=subprocess.PIPE, text=True)
@@ -363,7 +364,7 @@ def test_serve_command_starts_serves_the_page_and_stops_on_ctrl_c():
         (status, text), js_status = run(fetch(), 20)
         assert status == 200 and 'id="start"' in text and js_status == 200
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, signame))  # SIGTERM: a clean stop too (it killed it)
         code = proc.wait(timeout=20)
     assert code == 0
 

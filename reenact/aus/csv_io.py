@@ -42,7 +42,7 @@ class AUSequence:
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # Excel writes a BOM
             text = f.read()
     except OSError as e:
         raise AUInputError(f"{path}: cannot be read ({e.strerror or e})") from None

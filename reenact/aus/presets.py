@@ -103,13 +103,16 @@ def parse_aus(obj: Any, where: str, relative: bool = False) -> dict[int, float]:
 
 
 def read_json(path: Path) -> Any:
-    """JSON from a file; a syntax error names the file, line and column."""
+    """JSON from a file (UTF-8, with or without a BOM, or UTF-16/32: json detects which); a syntax
+    error names the file, line and column."""
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as e:
         raise AUInputError(f"{path}: cannot be read ({e.strerror or e})") from None
     try:
-        return json.loads(text)
+        return json.loads(data)
+    except UnicodeDecodeError:
+        raise AUInputError(f"{path}: not a JSON text file (expected UTF-8 text)") from None
     except json.JSONDecodeError as e:
         raise AUInputError(f"{path}: line {e.lineno}, column {e.colno}: malformed JSON "
                            f"({e.msg})") from None
@@ -181,7 +184,12 @@ def prototype_relax(obj: dict, where: str) -> tuple[str, tuple[int, ...]]:
 
 def resolve_preset_path(spec: str | Path) -> Path:
     """A preset file path, or a bare name of a shipped preset ("smile", "big_smile")."""
+    if not str(spec).strip():  # Path("") is ".", the current folder
+        raise AUInputError(f"empty AU input; give a preset name ({', '.join(shipped_presets())}), "
+                           "a preset or timeline .json, or an AU .csv")
     p = Path(spec)
+    if p.is_dir():
+        raise AUInputError(f"{p}: is a folder; give a preset name or a preset/timeline .json")
     if p.suffix == "" and not p.exists():
         p = PRESET_DIR / f"{p.name}.json"
         if not p.exists():

@@ -39,6 +39,10 @@ def list_inputs(path: Path) -> list[Path]:
     if not path.exists():
         raise AUInputError(f"{path}: no such file or folder")
     if path.is_file():
+        if path.suffix.lower() not in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
+            raise AUInputError(f"{path}: not an image or a video; give a still "
+                               f"({', '.join(sorted(IMAGE_SUFFIXES))}) or a video "
+                               f"({', '.join(sorted(VIDEO_SUFFIXES))})")
         return [path]
     files = sorted(p for p in path.rglob("*") if p.is_file()
                    and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
@@ -99,7 +103,7 @@ def estimate_inputs(path: Path, cfg: ReportConfig = ReportConfig(), estimator=No
             try:
                 if f.suffix.lower() in VIDEO_SUFFIXES:
                     yield from video_records(f, est, cfg)
-                elif f.suffix.lower() in IMAGE_SUFFIXES or single:
+                else:
                     yield from image_records(f, still, est)
             except AUInputError as e:
                 if single or errors is None:

@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from reenact.cli.inputs import apply_max_pixels, max_pixels_option
+from reenact.cli.outputs import check_output_file, overwrite_option
 from reenact.errors import ReenactError
 
 
@@ -24,6 +26,8 @@ def aus_command(
     max_faces: int = typer.Option(8, help="Faces per image or frame."),
     stride: int = typer.Option(1, help="Report every N-th video frame."),
     calibration: Optional[Path] = typer.Option(None, help="Another estimator calibration JSON."),
+    overwrite: bool = overwrite_option(),
+    max_pixels: int = max_pixels_option(),
 ) -> None:
     """Estimate the 17 AUs (OpenFace names, 0-5) of every face; images without a face are reported."""
     from reenact.aus.csv_io import write_au_csv
@@ -32,6 +36,9 @@ def aus_command(
 
     if stride < 1 or max_faces < 1:
         raise ReenactError("--stride and --max-faces must be 1 or more")
+    apply_max_pixels(max_pixels)
+    if csv is not None:
+        csv = check_output_file(csv, overwrite, inputs=(input,))
     errors: list[str] = []
     records: list[dict] = []
     try:

@@ -6,6 +6,8 @@ from typing import List, Optional
 
 import typer
 
+from reenact.cli.devices import check_device
+from reenact.cli.outputs import check_output_folder, overwrite_option
 from reenact.errors import ReenactError
 
 
@@ -46,9 +48,12 @@ def eval_command(
                                             "their own :PRECISION: fp32, bf16, int8, fp16 (default: "
                                             "the backend's, fp32 on the CPU)."),
     device: str = typer.Option("cpu", "--device", help="Where the generator runs."),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Expression distance, identity (ACD), zero-edit fidelity, paired realism, video flicker and
     seams, attention statistics; report.json, report.md and pictures in OUT."""
+    check_device(device)
+    check_output_folder(out, overwrite, inputs=tuple(p for p in (faces, video) if p is not None))
     import torch
 
     from reenact.eval.editing import EditConfig

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from reenact.cli.outputs import check_output_file, overwrite_option
 from reenact.errors import ReenactError
 
 FORMATS = ("onnx",)
@@ -31,12 +32,14 @@ def export_command(
                               "and write it instead."),
     check: bool = typer.Option(True, "--check/--no-check", help="Run the export once with ONNX "
                                "Runtime and compare with torch."),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Export a GAN generator for ONNX Runtime, OpenVINO or TensorRT."""
     if fmt not in FORMATS:
         raise ReenactError(f"--format {fmt!r} is not supported; choose one of {', '.join(FORMATS)}")
     if fixed_batch < 0:
         raise ReenactError(f"--fixed-batch must be >= 0, got {fixed_batch}")
+    out = check_output_file(out, overwrite, inputs=(Path(model),))
     from reenact.runtime.model import resolve_generator
     from reenact.runtime.onnx_export import export_onnx, quantize_int8
 

@@ -8,11 +8,13 @@ from typing import Optional
 import numpy as np
 import typer
 
+from reenact.cli.inputs import apply_max_pixels, max_pixels_option
+from reenact.cli.outputs import check_output_file, overwrite_option
+from reenact.cli.devices import check_device
 from reenact.errors import ReenactError
 from reenact.media import image as media_image
 from reenact.media.image import write_image
 from reenact.media.formats import IMAGE_SUFFIXES
-
 
 
 def register(app: typer.Typer) -> None:
@@ -38,11 +40,19 @@ def grid(rows: list[list[np.ndarray]], pad: int = 4) -> np.ndarray:
     return out
 
 
-def _check_output(output: Path) -> None:
-    if output.suffix.lower() not in IMAGE_SUFFIXES:
+def _check_output(output: Path, input: Path, overwrite: bool, masks: bool) -> Path:
+    """The path to write (a symlink's target); refuses the input itself and, without -y, any
+    existing file (the masks picture beside the output too)."""
+    if output.suffix.lower() not in IMAGE_SUFFIXES and not output.is_dir():
         raise ReenactError(f"{output}: give an image file name ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    if not output.parent.exists():
-        raise ReenactError(f"{output}: the folder {output.parent} does not exist")
+    target = check_output_file(output, overwrite, inputs=(input,))
+    if masks:
+        check_output_file(_masks_path(target), overwrite, inputs=(input,))
+    return target
+
+
+def _masks_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}_masks.png")
 
 
 def image_command(
@@ -58,6 +68,8 @@ def image_command(
     model: str = typer.Option("rig", "--model"),
     backend: str = typer.Option("auto", "--backend", help="auto, torch, onnxruntime, openvino or tensorrt."),
     device: str = typer.Option("cpu", "--device"),
+    overwrite: bool = overwrite_option(),
+    max_pixels: int = max_pixels_option(),
 ) -> None:
     """Change the facial expression in a photo (or make a sweep/strip of expressions)."""
     from reenact.aus.names import au_index
@@ -66,7 +78,9 @@ def image_command(
     from reenact.engine.still import edit_image, interpolate_targets, sweep_targets, track_image
 
     parse_faces(faces)
-    _check_output(output)
+    check_device(device)
+    apply_max_pixels(max_pixels)
+    written = _check_output(output, input, overwrite, masks)
     if aus is None and sweep is None:
         raise ReenactError("give --aus SPEC (or --sweep AU for an intensity grid)")
     if sweep is not None and interpolate is not None:
@@ -93,20 +107,20 @@ def image_command(
         values = np.linspace(0.0, 5.0, steps)
         rows = [[edit_image(image, {r.face_id: t}, generator, own=own, **kw).faces[0].output
                  for t in sweep_targets(r.source_aus, au, values)] for r in base.faces]
-        write_image(grid(rows), output)
+        write_image(grid(rows), written)
         typer.echo(f"wrote {output}: {sweep.upper()} at {', '.join(f'{v:.1f}' for v in values)} "
                    f"(rows: faces {', '.join(str(r.face_id) for r in base.faces)})", err=True)
     elif interpolate is not None:
         rows = [[edit_image(image, {r.face_id: t}, generator, own=own, **kw).faces[0].output
                  for t in interpolate_targets(r.source_aus, r.target_aus, interpolate)]
                 for r in base.faces]
-        write_image(grid(rows), output)
+        write_image(grid(rows), written)
         typer.echo(f"wrote {output}: {interpolate} steps from each face's own AUs to the target", err=True)
     else:
-        write_image(base.image, output)
+        write_image(base.image, written)
         typer.echo(f"wrote {output} ({len(base.faces)} face(s) edited)", err=True)
     if masks:
-        _save_masks(base.faces, output)
+        _save_masks(base.faces, written)
 
 
 def _save_masks(records, output: Path) -> None:
@@ -115,6 +129,6 @@ def _save_masks(records, output: Path) -> None:
     for r in records:
         a = (np.clip(r.attention, 0, 1) * 255).round().astype(np.uint8)
         rows.append([r.crop, r.color, np.repeat(a[:, :, None], 3, axis=2), r.output])
-    path = output.with_name(f"{output.stem}_masks.png")
+    path = _masks_path(output)
     write_image(grid(rows), path)
     typer.echo(f"wrote {path}: per face crop | colour C | attention A | result", err=True)

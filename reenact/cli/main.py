@@ -12,6 +12,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer  # noqa: E402
 
+from reenact.cli.signals import InterruptGuard  # noqa: E402
 from reenact.errors import ReenactError  # noqa: E402
 
 app = typer.Typer(help="Reenact: change the facial expression of people in video, in real time.",
@@ -41,11 +42,20 @@ def _root() -> None:
 
 def main() -> None:
     """Console entry point: a user's mistake prints one line (no traceback) and exits with 2."""
-    try:
-        app()
-    except ReenactError as err:
-        print(f"reenact: error: {err}", file=sys.stderr)
-        sys.exit(2)
+    guard = InterruptGuard()
+    with guard:
+        try:
+            app()
+        except ReenactError as err:
+            print(f"reenact: error: {err}", file=sys.stderr)
+            sys.exit(2)
+        except SystemExit as done:
+            # Typer turns every KeyboardInterrupt into exit 130; say which signal it was. A command
+            # for which a signal is the normal way to stop (serve, webcam) exits 0 and stays so.
+            if guard.signum is None or done.code in (0, None):
+                raise
+            print(f"reenact: interrupted by {guard.name}", file=sys.stderr)
+            sys.exit(guard.exit_code)
 
 
 if __name__ == "__main__":

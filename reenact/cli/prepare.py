@@ -5,6 +5,8 @@ from pathlib import Path
 
 import typer
 
+from reenact.cli.inputs import apply_max_pixels, max_pixels_option
+from reenact.cli.outputs import check_output_folder
 from reenact.errors import ReenactError
 
 
@@ -25,7 +27,8 @@ def prepare_command(
                                "for small faces (slower)."),
     test_every: int = typer.Option(0, help="Put every N-th input file (all its crops) in the test "
                                    "split (split.csv); 0: no split.csv, everything is training data."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a dataset already in --out."),
+    overwrite: bool = typer.Option(False, "-y", "--overwrite", help="Replace a dataset already in --out."),
+    max_pixels: int = max_pixels_option(),
 ) -> None:
     """Detect, align and crop every face, estimate its AUs, and write a training dataset."""
     from reenact.dataset.prepare import PrepareConfig, prepare_dataset
@@ -41,6 +44,9 @@ def prepare_command(
         raise ReenactError(f"--test-every {test_every}: expected 0 (no test split) or more")
     if max_faces < 1:
         raise ReenactError(f"--max-faces {max_faces}: expected 1 or more")
+    apply_max_pixels(max_pixels)
+    # The dataset's own files are checked by the writer; other files in --out are left alone.
+    check_output_folder(out, overwrite, inputs=inputs, must_be_empty=False)
     cfg = PrepareConfig(align=AlignConfig(size=size, margin=margin), stride=stride,
                         max_faces=max_faces, min_iod=min_iod, tiles=tiles,
                         test_every=test_every)

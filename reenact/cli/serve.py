@@ -9,6 +9,8 @@ from typing import List, Optional
 
 import typer
 
+from reenact.cli.devices import check_device
+
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
@@ -17,7 +19,7 @@ def register(app: typer.Typer) -> None:
 def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to listen on; anything but loopback needs "
                              "--token or --cert/--key."),
-    port: int = typer.Option(8080, help="TCP port (0: any free port)."),
+    port: int = typer.Option(8080, min=0, max=65535, help="TCP port (0: any free port)."),
     token: Optional[str] = typer.Option(None, help="Secret the page must present (/?token=...); "
                                         "'auto' makes one up and prints the address."),
     max_sessions: int = typer.Option(2, help="Concurrent visitors; the next one is told the server is busy."),
@@ -43,6 +45,7 @@ def serve_command(
     from reenact.live.presets import EXAMPLES, PresetLibrary
     from reenact.webrtc.config import ServeConfig
 
+    check_device(device)
     if token == "auto":
         token = secrets.token_urlsafe(16)
     cfg = ServeConfig(host=host, port=port, token=token, max_sessions=max_sessions, cert=cert, key=key,

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from reenact.cli.devices import check_device
 from reenact.errors import ReenactError
 
 
@@ -41,6 +42,13 @@ def train_command(
     from reenact.trainer.config import recipe
     from reenact.trainer.loop import load_run_config, train
 
+    check_device(device, allow_auto=True)
+    for name, value in (("--steps", steps), ("--batch", batch), ("--epochs", epochs),
+                        ("--stop-after", stop_after)):
+        if value is not None and value < 1:
+            raise ReenactError(f"{name} {value}: expected 1 or more")
+    if out.exists() and not out.is_dir():
+        raise ReenactError(f"{out}: is a file; give a run folder")
     overrides = dict(batch=batch, epochs=epochs, workers=workers, sample_every=sample_every,
                      checkpoint_every=checkpoint_every, log_every=log_every, seed=seed, steps=steps)
     try:

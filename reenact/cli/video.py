@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from reenact.cli.outputs import check_output_file, overwrite_option
+from reenact.cli.devices import check_device
 from reenact.errors import ReenactError
 
 DRIVER_ENDS = ("hold", "loop", "stop")
@@ -73,6 +75,7 @@ def video_command(
                                              "the timeline's length)."),
     fps: float = typer.Option(30.0, "--fps", min=1.0, max=240.0, help="IN is a photo: frame rate "
                               "of the video made from it (a driver video gives its own)."),
+    overwrite: bool = overwrite_option(),
 ) -> None:
     """Change the facial expressions in a video; sound, timing and resolution are kept."""
     from reenact.engine.pipeline import EngineConfig
@@ -84,9 +87,11 @@ def video_command(
     from reenact.media.source import VideoSource
 
     parse_faces(faces)
+    check_device(device)
     if preset not in X264_PRESETS:
         raise ReenactError(f"--preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
     check_output_path(output)  # a bad container fails before the driver or model is loaded
+    target = check_output_file(output, overwrite, inputs=(input, driver))
     photo = is_photo(input)
     if not photo:
         with VideoSource(input) as probe:  # unreadable input fails before anything slow
@@ -100,11 +105,11 @@ def video_command(
     log = lambda m: typer.echo(m, err=True)  # noqa: E731
     try:
         if photo:
-            stats = animate_photo(input, output, generator, source, timing, audio_from=driver,
+            stats = animate_photo(input, target, generator, source, timing, audio_from=driver,
                                   engine_cfg=cfg, sink_cfg=sink_cfg, progress=sys.stderr.isatty(),
                                   log=log)
         else:
-            stats = edit_video(input, output, generator, source, engine_cfg=cfg, sink_cfg=sink_cfg,
+            stats = edit_video(input, target, generator, source, engine_cfg=cfg, sink_cfg=sink_cfg,
                                progress=sys.stderr.isatty(), log=log)
     except KeyboardInterrupt:
         typer.echo(f"interrupted: nothing written to {output}", err=True)

@@ -6,6 +6,7 @@ from typing import List, Optional
 
 import typer
 
+from reenact.cli.devices import check_device
 from reenact.errors import ReenactError
 
 
@@ -38,6 +39,7 @@ def webcam_command(
     duration: Optional[float] = typer.Option(None, help="Stop after this many seconds."),
 ) -> None:
     """Reenact a camera live: preview window, virtual camera, fps and latency."""
+    check_device(device)
     from reenact.live.capture import CaptureConfig, LiveCapture, open_reader
     from reenact.live.controls import MutableAUSource
     from reenact.live.loop import KeyControls, LiveConfig, run_live

@@ -14,9 +14,10 @@ no smoothing: training crops should follow the raw landmarks), taking every ``st
 """
 from __future__ import annotations
 
-import csv
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
@@ -101,18 +102,37 @@ def video_frames(path: Path, stride: int) -> Iterator[tuple[int, float, np.ndarr
 
 
 class DatasetWriter:
-    """Writes crops as they come, then aus.csv and manifest.json (each atomically)."""
+    """Writes crops as they come, then aus.csv and manifest.json, into a hidden folder beside
+    ``out``; ``finish`` moves them into ``out`` and ``discard`` removes them. An interrupted or
+    empty run leaves ``out`` as it was (half a dataset would block the next run)."""
 
     def __init__(self, out: Path, cfg: PrepareConfig, overwrite: bool = False):
         existing = [n for n in OUTPUTS if (out / n).exists()]
         if existing and not overwrite:
             raise FileExistsError(f"{out} already holds a dataset ({', '.join(existing)}); "
-                                  "choose another folder or pass --overwrite")
-        for n in existing:
-            target = out / n
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
-        (out / "imgs").mkdir(parents=True, exist_ok=True)
-        self.out, self.cfg = out, cfg
+                                  "choose another folder or pass -y/--overwrite")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.target, self.cfg = out, cfg
+        # Same folder as the target: the final renames stay on one file system.
+        self.out = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+        (self.out / "imgs").mkdir()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.out, ignore_errors=True)
+
+    def _move_into_place(self) -> None:
+        self.target.mkdir(exist_ok=True)
+        for n in OUTPUTS:  # the old dataset's files go, the new ones take their names
+            old = self.target / n
+            if old.is_dir():
+                shutil.rmtree(old)
+            elif old.exists():
+                old.unlink()
+        for n in OUTPUTS:
+            if (self.out / n).exists():
+                os.replace(self.out / n, self.target / n)
+        self.out.rmdir()
+        self.out = self.target
 
     def add(self, report: PrepareReport, image: np.ndarray, face, aus: np.ndarray, source: Path,
             frame: int | None, time: float | None, split: str = "train") -> None:
@@ -149,6 +169,7 @@ class DatasetWriter:
             "ignored_files": len(report.ignored),
         }
         write_text_atomic(self.out / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+        self._move_into_place()
 
 
 def prepare_dataset(inputs: list[Path], out: Path, cfg: PrepareConfig = PrepareConfig(),
@@ -165,8 +186,22 @@ def prepare_dataset(inputs: list[Path], out: Path, cfg: PrepareConfig = PrepareC
     media, ignored = collect_inputs(inputs)
     writer = DatasetWriter(Path(out), cfg, overwrite)
     report = PrepareReport(ignored=ignored, sources=len(media))
-    estimator = AUEstimator()
-    bar = tqdm(media, desc="prepare", unit="file", disable=not progress)
+    try:
+        estimator = AUEstimator()
+        bar = tqdm(media, desc="prepare", unit="file", disable=not progress)
+        _prepare_all(bar, cfg, writer, estimator, report)
+        if not report.crops:  # nothing to train on: leave no dataset that looks usable
+            writer.discard()
+            return report
+        writer.finish(report)
+    except BaseException:  # Ctrl-C, SIGTERM, a full disk: the target is left as it was
+        writer.discard()
+        raise
+    return report
+
+
+def _prepare_all(bar, cfg: PrepareConfig, writer: DatasetWriter, estimator,
+                 report: PrepareReport) -> None:
     for k, path in enumerate(bar):
         before = len(report.crops)
         split = "test" if cfg.test_every > 0 and k % cfg.test_every == cfg.test_every - 1 else "train"
@@ -179,8 +214,6 @@ def prepare_dataset(inputs: list[Path], out: Path, cfg: PrepareConfig = PrepareC
         if reason:
             report.skipped.append({"source": str(path), "reason": reason})
         bar.set_postfix(crops=len(report.crops), skipped=len(report.skipped))
-    writer.finish(report)
-    return report
 
 
 def _prepare_one(path: Path, cfg: PrepareConfig, writer: DatasetWriter, estimator,

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from reenact.errors import DriverEnded
 from reenact.errors import ReenactError
 from reenact.engine.pipeline import Engine, EngineConfig
+from reenact.engine.selection import parse_faces
 from reenact.engine.stats import EngineStats
 from reenact.media.sink import SinkConfig, VideoSink, check_output_path
 from reenact.media.source import SourceConfig, VideoSource
@@ -52,6 +53,11 @@ def edit_video(input_path: str | Path, output_path: str | Path, generator, au_so
             with Engine(generator, tracker_cfg, au_source, estimator, engine_cfg, tracker=tracker) as eng:
                 complete = _pump(src, eng, sink, progress, log)
                 stats = eng.stats
+            _check_selected_face_seen(engine_cfg.faces, stats, input_path)
+            declared = src.info.frames
+            if complete and declared and stats.frames < declared:
+                log(f"{input_path.name}: the input ended after {stats.frames} of its {declared} "
+                    "declared frames (the file is truncated or damaged); the output is as short")
             sink.close(complete=complete)
         except BaseException:
             sink.abort()
@@ -63,6 +69,16 @@ def edit_video(input_path: str | Path, output_path: str | Path, generator, au_so
         stats.decode_errors = src.decode_errors
     stats.wall = time.perf_counter() - t0
     return stats
+
+
+def _check_selected_face_seen(faces, stats: EngineStats, input_path: Path) -> None:
+    """``--faces ID`` for a face that never appeared would write an unedited copy: refuse it (the
+    sink is aborted, no file appears), as ``reenact image`` does."""
+    wanted = parse_faces(faces)
+    if isinstance(wanted, int) and wanted not in stats.faces_seen:
+        found = ", ".join(str(i) for i in sorted(stats.faces_seen)) or "none"
+        raise ReenactError(f"{input_path}: face {wanted} never appears (--faces {wanted}; "
+                           f"face ids found: {found}); nothing written")
 
 
 def _pump(src: VideoSource, eng: Engine, sink: VideoSink, progress: bool, log) -> bool:

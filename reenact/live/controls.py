@@ -65,7 +65,10 @@ class MutableAUSource:
             if value is None:
                 self._overrides.pop(i, None)
             else:
-                self._overrides[i] = float(np.clip(float(value), AU_MIN, AU_MAX))
+                value = float(value)
+                if not np.isfinite(value):  # json.dumps would echo a bare NaN the page cannot parse
+                    raise ValueError(f"AU value must be a finite number, got {value}")
+                self._overrides[i] = float(np.clip(value, AU_MIN, AU_MAX))
 
     def clear_overrides(self) -> None:
         with self._lock:

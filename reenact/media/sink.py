@@ -38,6 +38,12 @@ from reenact.media.decode import coded
 from reenact.media.info import VideoInfo
 
 _END = object()
+# How long an interrupted run waits for the encoder to finish its frame (a hung one is left).
+ABORT_WAIT_S = 60.0
+# Containers without per-frame timestamps: frames are numbered at the input's average rate.
+CONSTANT_RATE_FORMATS = ("avi",)
+# Containers FFmpeg writes but Reenact does not offer (PyAV cannot tell which codecs they hold).
+REFUSED_FORMATS = {"mpegts": "MPEG-TS output is not supported"}
 # Chroma is averaged over each 2x2 block with exact rounding: the closest 4:2:0 picture to the RGB
 # (measured against the decoder's accurate RGB: about 0.15 levels mean error on a real clip).
 _TO_YUV = Interpolation.AREA | Interpolation.ACCURATE_RND
@@ -73,6 +79,8 @@ def check_output_path(path: str | Path, codec: str = "libx264") -> str:
             name = probe.format.name
     except ValueError:
         raise ReenactError(f"{p}: unknown video container {p.suffix!r}; use .mp4, .mov or .mkv") from None
+    if name in REFUSED_FORMATS:
+        raise ReenactError(f"{p}: {REFUSED_FORMATS[name]}; use .mp4, .mov or .mkv")
     codec_name = av.codec.Codec(codec, "w").canonical_name
     if codec_name not in supported:
         raise ReenactError(f"{p}: a {p.suffix} file cannot hold {codec_name} video; "
@@ -112,6 +120,7 @@ class VideoSink:
         self.cfg = cfg
         self.info = info
         self.format = check_output_path(self.path, cfg.codec)
+        self._constant_rate = self.format in CONSTANT_RATE_FORMATS
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{self.path.suffix}",
                                    dir=self.path.parent)
         os.close(fd)
@@ -120,7 +129,10 @@ class VideoSink:
         self.encode_time = 0.0  # seconds spent converting and encoding (on the encode thread)
         self.padded = False
         self.notes: list[str] = []
-        self._out = av.open(str(self.tmp_path), "w", format=self.format)
+        # AVI: AAC's priming gives the audio a negative start, and shifting every stream by it
+        # pushed the second video frame into the third frame slot (an empty frame, 51 of 50).
+        options = {"avoid_negative_ts": "disabled"} if self._constant_rate else {}
+        self._out = av.open(str(self.tmp_path), "w", format=self.format, options=options)
         self._audio = AudioCopier(audio_from, self._out, cfg.audio) if audio_from and cfg.audio != "none" else None
         if self._audio is not None and self._audio.note:
             self.notes.append(self._audio.note)
@@ -176,9 +188,13 @@ class VideoSink:
         s = self._out.add_stream(self.cfg.codec, rate=rate)
         s.width, s.height = w + w % 2, h + h % 2
         s.pix_fmt = self.cfg.pix_fmt
-        s.time_base = frame.time_base or self.info.time_base
+        # AVI stores a frame rate, not timestamps: one time unit per frame, or every unit between
+        # two frames becomes an empty frame (a 25 fps clip read as 600 fps).
+        s.time_base = 1 / Fraction(rate) if self._constant_rate else (frame.time_base or self.info.time_base)
         s.codec_context.time_base = s.time_base
         s.options = {"crf": str(self.cfg.crf), "preset": self.cfg.preset}
+        if self._constant_rate:  # AVI has no presentation times to reorder B-frames by
+            s.options["bf"] = "0"
         cc = s.codec_context
         cc.colorspace, cc.color_range = self.info.colorspace, self.info.color_range
         cc.color_primaries, cc.color_trc = self.info.color_primaries, self.info.color_trc
@@ -207,11 +223,14 @@ class VideoSink:
         if self._stream is None:
             self._open_stream(frame)
         f = self._av_frame(frame)
-        f.pts = frame.pts
-        f.time_base = frame.time_base or self._stream.time_base
+        if self._constant_rate:
+            f.pts, f.time_base = self.frames_written, self._stream.time_base
+        else:
+            f.pts = frame.pts
+            f.time_base = frame.time_base or self._stream.time_base
         f.pict_type = av.video.frame.PictureType.NONE
         src = frame.av_frame
-        if src is not None and src.duration:
+        if src is not None and src.duration and not self._constant_rate:
             # The encoder drops frame durations; packets get them back by pts, so the last
             # frame keeps its length and the stream's duration matches the input's.
             self._durations[frame.pts] = src.duration
@@ -256,11 +275,20 @@ class VideoSink:
             return
         self._closed = True
         self._aborted.set()
-        try:
-            self._queue.put(_END, timeout=5)
-        except queue.Full:
-            pass
-        self._thread.join(timeout=5)
+        # The encoder skips what is queued once aborted, so it ends within one frame's encode. Its
+        # container is closed only after it ended: closing it under a frame still being encoded
+        # (a 5 s wait ran out on a loaded machine) can crash the process on its way out.
+        deadline = time.monotonic() + ABORT_WAIT_S
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            try:
+                self._queue.put(_END, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():  # a hung encoder: leave it its container, remove the file
+            self.tmp_path.unlink(missing_ok=True)
+            return
         self._discard()
 
     def _discard(self) -> None:

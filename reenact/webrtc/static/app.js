@@ -66,7 +66,9 @@ function showState(state) {
 }
 
 function onMessage(event) {
-  const msg = JSON.parse(event.data);
+  let msg;
+  try { msg = JSON.parse(event.data); }  // a message the page cannot read must not stop it
+  catch (err) { setStatus("unreadable message from the server: " + String(event.data).slice(0, 80), true); return; }
   if (msg.type === "hello") buildControls(msg);
   else if (msg.type === "state") showState(msg.state);
   else if (msg.type === "stats") serverStats = msg;
