@@ -115,13 +115,18 @@ def decode_frames(path: str | Path, *, exact: bool = True, stride: int = 1, limi
         stream = video_stream(container, path, thread_type)
         time_base = stream.time_base or Fraction(1, 90000)
         rate = stream.average_rate or stream.guessed_rate
-        try:
-            for index, frame in enumerate(container.decode(stream)):
-                if limit is not None and index >= limit:
-                    return
-                if index % stride:
-                    continue
+        frames = container.decode(stream)
+        index = 0
+        while limit is None or index < limit:
+            # Only the decoding is guarded, not the yield: a generator closed at interpreter exit
+            # (after Ctrl-C or SIGTERM) must not evaluate ``av.FFmpegError`` once modules are gone.
+            try:
+                frame = next(frames)
+            except StopIteration:
+                return
+            except av.FFmpegError as e:
+                raise ReenactError(f"{path}: cannot be decoded ({e})") from None
+            if index % stride == 0:
                 yield DecodedFrame(index, frame_pts(frame, index, time_base, rate),
                                    frame.time_base or time_base, frame_image(frame, exact))
-        except av.FFmpegError as e:
-            raise ReenactError(f"{path}: cannot be decoded ({e})") from None
+            index += 1
