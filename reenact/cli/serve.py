@@ -31,7 +31,7 @@ def serve_command(
     device: str = typer.Option("cpu", help="Torch device."),
     threads: int = typer.Option(1, help="Torch CPU threads (0: torch's default, one per core). Live "
                                 "processing shares the CPU with tracking, codecs and capture; 1 was "
-                                "3x faster on a 2-core machine (docs/notes/issue-8.md)."),
+                                "3x faster on a 2-core machine."),
     cert: Optional[Path] = typer.Option(None, help="TLS certificate (PEM)."),
     key: Optional[Path] = typer.Option(None, help="TLS private key (PEM)."),
     loopback_ice: bool = typer.Option(False, "--loopback-ice", help="Use 127.0.0.1 ICE candidates only "

@@ -28,7 +28,7 @@ def webcam_command(
     device: str = typer.Option("cpu", help="Torch device."),
     threads: int = typer.Option(1, help="Torch CPU threads (0: torch's default, one per core). Live "
                                 "processing shares the CPU with tracking, codecs and capture; 1 was "
-                                "3x faster on a 2-core machine (docs/notes/issue-8.md)."),
+                                "3x faster on a 2-core machine."),
     max_side: Optional[int] = typer.Option(640, help="Downscale camera frames to this longer side."),
     width: Optional[int] = typer.Option(None, help="Requested camera width (devices)."),
     height: Optional[int] = typer.Option(None, help="Requested camera height (devices)."),
