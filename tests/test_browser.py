@@ -8,7 +8,7 @@ local track, receiveTime on the remote one; one clock, the page's).
 
 Needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver) and
 selenium (the dev extra); skipped cleanly without them. Set REENACT_BROWSER_ARTIFACTS=DIR to keep
-a screenshot of the page and the measured figures (docs/img/serve_page.png, docs/notes/issue-8.md).
+a screenshot of the page and the measured figures (docs/img/serve_page.png, docs/notes/live-measurements.md).
 """
 from __future__ import annotations
 
