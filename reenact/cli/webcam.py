@@ -46,7 +46,7 @@ def webcam_command(
 
     if no_preview and not virtual_cam and frames is None and duration is None and not _is_file(camera):
         typer.echo("note: no preview and no virtual camera: processing only (Ctrl-C stops)", err=True)
-    presets = [(Path(spec).stem, _open_source(spec)) for spec in aus]
+    presets = key_presets(aus)
     controls = MutableAUSource(presets[0][1], presets[0][0], strength)
     preview = None if no_preview else PreviewWindow()
     vcam = None
@@ -79,6 +79,11 @@ def _is_file(camera: str) -> bool:
     from reenact.live.capture import is_device
 
     return not is_device(camera)
+
+
+def key_presets(aus: List[str]) -> list[tuple[str, object]]:
+    """(name, AU source) for keys 1-9, in the order given; a bare name is a shipped preset."""
+    return [(Path(spec).stem, _open_source(spec)) for spec in aus]
 
 
 def _open_source(spec: str):
