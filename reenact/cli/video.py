@@ -63,7 +63,7 @@ def video_command(
                                 "says which), torch, onnxruntime, openvino or tensorrt."),
     batch: int = typer.Option(4, "--batch", min=1, help="Faces per generator call."),
     crf: int = typer.Option(18, "--crf", min=0, max=51, help="H.264 quality: 0 lossless, 18 visually lossless, 51 worst."),
-    preset: str = typer.Option("veryfast", "--preset", help="x264 speed preset (ultrafast ... veryslow); veryfast: 3 ms CPU per 640x360 frame, medium: 8 ms and 9% smaller files."),
+    x264_preset: str = typer.Option("veryfast", "--x264-preset", help="x264 speed preset (ultrafast ... veryslow); veryfast: 3 ms CPU per 640x360 frame, medium: 8 ms and 9% smaller files."),
     fade: int = typer.Option(6, "--fade", min=0, help="Frames over which an edit fades in/out when a face appears/leaves."),
     device: str = typer.Option("cpu", "--device", help="torch device for crops, model and paste (cpu, cuda)."),
     no_audio: bool = typer.Option(False, "--no-audio", help="Leave the audio out."),
@@ -76,8 +76,8 @@ def video_command(
     from reenact.media.source import VideoSource
 
     parse_faces(faces)
-    if preset not in X264_PRESETS:
-        raise ReenactError(f"--preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
+    if x264_preset not in X264_PRESETS:
+        raise ReenactError(f"--x264-preset must be one of {', '.join(X264_PRESETS)}, got {x264_preset!r}")
     check_output_path(output)  # a bad container fails before the driver or model is loaded
     with VideoSource(input) as probe:  # unreadable input fails before anything slow
         fps = float(probe.info.rate or 30)
@@ -86,7 +86,7 @@ def video_command(
     if hasattr(generator, "describe"):
         typer.echo(f"model {model}: {generator.describe()}", err=True)
     cfg = EngineConfig(strength=strength, faces=faces, batch=batch, fade_frames=fade, device=device)
-    sink_cfg = SinkConfig(crf=crf, preset=preset, audio="none" if no_audio else "copy")
+    sink_cfg = SinkConfig(crf=crf, preset=x264_preset, audio="none" if no_audio else "copy")
     try:
         stats = edit_video(input, output, generator, source, engine_cfg=cfg, sink_cfg=sink_cfg,
                            progress=sys.stderr.isatty(), log=lambda m: typer.echo(m, err=True))
