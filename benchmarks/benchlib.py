@@ -10,6 +10,7 @@ import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -18,6 +19,11 @@ from reenact.models.networks import (GENERATOR_CONFIGS, GanGenerator, Generator,
                                      count_cost, generator_cost)
 from reenact.runtime.model import ExportGraph, example_inputs
 from reenact.runtime import BackendConfig, BackendUnavailable, default_threads, make_backend
+
+# Where a run's JSON goes unless --json names a file: an untracked (gitignored) folder, so a run
+# leaves the checkout clean. The records kept in benchmarks/results/ are written only on request
+# (--json benchmarks/results/NAME.json).
+LOCAL_RESULTS = Path(__file__).resolve().parent / "results" / "local"
 
 
 # ------------------------------------------------------------------------------------------

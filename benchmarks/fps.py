@@ -1,4 +1,5 @@
-"""Reenact's speed benchmark: ``python benchmarks/fps.py`` prints tables and writes JSON.
+"""Reenact's speed benchmark: ``python benchmarks/fps.py`` prints tables and writes JSON (``--json PATH``;
+default: the untracked benchmarks/results/local/fps.json).
 
 Sections (all in one run, on one machine, named in the output):
   machine    CPU model, cores, SIMD, GPU, library versions
@@ -69,7 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="extra precisions are measured for the backends that support them")
     p.add_argument("--only", default=",".join(SECTIONS), help="sections to run: generator,pipeline")
     p.add_argument("--quick", action="store_true", help="fewer repetitions (noisier)")
-    p.add_argument("--json", type=Path, default=HERE / "results" / "fps.json")
+    p.add_argument("--json", type=Path, default=bl.LOCAL_RESULTS / "fps.json",
+                   help="where the run's JSON goes (default: the untracked benchmarks/results/local/)")
     p.add_argument("--report", type=Path, default=None, help="print the tables of a saved JSON and exit")
     return p.parse_args(argv)
 

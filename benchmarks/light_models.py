@@ -1,6 +1,6 @@
 """Candidate light generator configs for CPU real time, measured on every available CPU backend.
 
-    .venv/bin/python benchmarks/light_models.py [--threads 2] [--json benchmarks/results/light.json]
+    .venv/bin/python benchmarks/light_models.py [--threads 2] [--json PATH]   (default: benchmarks/results/local/)
 
 For each candidate (width, residual blocks, separable residual convs, upsampling, crop size):
 parameters, GMAC per face, and ms per face at batch 1 on torch / ONNX Runtime / OpenVINO, plus the
@@ -48,7 +48,8 @@ def main(argv=None) -> dict:
     p.add_argument("--threads", type=int, default=bl.default_threads())
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--only", default="", help="comma list of candidate names (default: all)")
-    p.add_argument("--json", type=Path, default=HERE / "results" / "light_models.json")
+    p.add_argument("--json", type=Path, default=bl.LOCAL_RESULTS / "light_models.json",
+                   help="where the run's JSON goes (default: the untracked benchmarks/results/local/)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     m = bl.machine()

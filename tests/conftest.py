@@ -1,7 +1,9 @@
 """Shared fixtures: one device fixture so every test can run on CPU and, where present, CUDA."""
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,23 @@ import pytest
 import torch
 
 DATA = Path(__file__).parent / "data"
+RESEARCH = Path(__file__).resolve().parents[1] / "research"
+
+
+def _import_research() -> None:
+    """Make the checkout's research/ (development scripts, not installed) importable as ``research``
+    without putting the checkout's root on sys.path, where ``trainer`` and ``kernels`` would shadow
+    the installed ``reenact.trainer`` and ``reenact.kernels``."""
+    if "research" in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location("research", RESEARCH / "__init__.py",
+                                                  submodule_search_locations=[str(RESEARCH)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["research"] = module
+    spec.loader.exec_module(module)
+
+
+_import_research()
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 

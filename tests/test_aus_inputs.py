@@ -37,7 +37,7 @@ def frame(index=0, time=None, ids=(0,)) -> Frame:
 
 
 # -- presets -------------------------------------------------------------------------------------
-def test_shipped_presets_load_and_cover_the_issue():
+def test_shipped_presets_load_and_cover_the_required_expressions():
     names = shipped_presets()
     for n in REQUIRED:
         assert n in names

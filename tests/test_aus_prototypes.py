@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from reenact.aus.names import AU_NAMES, NUM_AUS, au_index
-from reenact.aus.presets import MODES, PRESET_DIR, load_preset, preset_from_dict, shipped_presets
+from reenact.aus.presets import MODES, load_preset, preset_from_dict, shipped_preset_files, shipped_presets
 from reenact.aus.prototypes import (CONTRADICTS, CORE, EMOTIONS, REST_LEVEL, contradicting,
                                     prototype_target)
 from reenact.errors import AUInputError
@@ -101,7 +101,7 @@ def test_shipped_emotion_presets_are_prototypes_with_their_core_aus():
         assert load_preset(name).mode == "additive"
     assert set(shipped_presets()) >= set(EMOTION_PRESETS)
     for name in shipped_presets():   # every shipped file says its mode in the new spelling
-        assert "mode" in json.loads((PRESET_DIR / f"{name}.json").read_text()), name
+        assert "mode" in json.loads(shipped_preset_files()[name].read_text()), name
 
 
 def test_contradiction_table_names_real_aus_and_no_core_au():

@@ -8,7 +8,7 @@ local track, receiveTime on the remote one; one clock, the page's).
 
 Needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver) and
 selenium (the dev extra); skipped cleanly without them. Set REENACT_BROWSER_ARTIFACTS=DIR to keep
-a screenshot of the page and the measured figures (docs/img/serve_page.png, docs/notes/issue-8.md).
+a screenshot of the page and the measured figures (docs/img/serve_page.png, docs/notes/live-measurements.md).
 """
 from __future__ import annotations
 
@@ -64,11 +64,11 @@ class ServerThread:
     """`reenact serve`'s app on 127.0.0.1 (loopback ICE) in its own event loop thread."""
 
     def __init__(self, factory):
-        from reenact.live.presets import EXAMPLES, PresetLibrary
+        from reenact.live.presets import PresetLibrary
         from reenact.webrtc.config import ServeConfig
 
         self.cfg = ServeConfig(port=0, loopback_ice=True, max_sessions=1)
-        self.factory, self.presets = factory, PresetLibrary.from_specs([EXAMPLES])
+        self.factory, self.presets = factory, PresetLibrary.shipped()
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)

@@ -89,7 +89,7 @@ def test_portrait_errors(tmp_path, generator):
 def test_portrait_mode_over_webrtc():
     """The server's --source factory end to end: the client's camera in, the portrait back."""
     from reenact.cli.serve import make_factory
-    from reenact.live.presets import EXAMPLES, PresetLibrary
+    from reenact.live.presets import PresetLibrary
     from reenact.webrtc.client import StampedCamera, connect
     from reenact.webrtc.config import ServeConfig
     from reenact.webrtc.server import MANAGER, bound_port, create_app, start_server
@@ -99,7 +99,7 @@ def test_portrait_mode_over_webrtc():
 
     async def main():
         cfg = ServeConfig(port=0, loopback_ice=True)
-        app = create_app(cfg, make_factory("rig", "cpu", PORTRAIT), PresetLibrary.from_specs([EXAMPLES]))
+        app = create_app(cfg, make_factory("rig", "cpu", PORTRAIT), PresetLibrary.shipped())
         runner = await start_server(app, cfg)
         try:
             client = await connect(f"http://127.0.0.1:{bound_port(runner)}",

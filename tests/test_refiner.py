@@ -11,12 +11,13 @@ import torch
 from reenact.aus.names import NUM_AUS, au_index
 from reenact.models.networks import GeneratorConfig
 from reenact.models.protocol import GeneratorOutput
-from reenact.models.refiner import RefinedRigGenerator, RefinerConfig, RefinerNet, load_refiner, refine, save_refiner
 from reenact.models.rig.generator import RigConfig, RigGenerator
 from reenact.models.rig.model import RigModel
 from reenact.tracking.align import AlignConfig, template_points
-from reenact.trainer.refiner import (RefinerTrainConfig, gradient_l1, masked_l1, match_exposure, to_tensors,
-                                     train)
+# research/ is not installed; tests/conftest.py makes it importable.
+from research.refiner.model import RefinedRigGenerator, RefinerConfig, RefinerNet, load_refiner, refine, save_refiner
+from research.refiner.train import (RefinerTrainConfig, gradient_l1, masked_l1, match_exposure, to_tensors,
+                                    train)
 
 PAIRS = Path(__file__).parent / "data" / "refiner" / "pairs_32.npz"
 

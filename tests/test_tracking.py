@@ -16,7 +16,7 @@ from reenact.tracking.tracker import FaceTracker, TrackerConfig
 pytest.importorskip("mediapipe")
 
 LONDON = ("003_03", "005_03", "008_03")
-# .tem index -> MediaPipe index: eye corners, mouth corners, nose base (see docs/notes/issue-3-tracking.md).
+# .tem index -> MediaPipe index: eye corners, mouth corners, nose base (see docs/notes/tracking-measurements.md).
 TEM_TO_MP = ((18, 33), (22, 133), (23, 362), (27, 263), (87, 61), (93, 291), (55, 2))
 
 

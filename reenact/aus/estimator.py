@@ -9,7 +9,7 @@ line, lid aperture, brow height over the eye line, cheek and alar-crease height,
 resting face, so values sit on OpenFace's scale. AU6, AU9, AU15 and AU25 use geometry only: the
 blendshapes cheekSquint, noseSneer and mouthFrown stay near 0 on real faces.
 
-The numbers live in ``reenact/assets/au_calibration.json`` (fitted by ``reenact.aus.fit``);
+The numbers live in ``reenact/assets/au_calibration.json`` (fitted by the checkout's ``research/aus/fit.py``);
 docs/aus.md says how each AU is measured and how far to trust it.
 """
 from __future__ import annotations

@@ -34,8 +34,24 @@ from reenact.aus.prototypes import EMOTIONS, contradicting, prototype_target
 
 PRESET_KEYS = {"name", "description", "aus", "relative", "mode", "emotion", "relax"}
 MODES = ("set", "additive", "prototype")
-# Presets shipped with the project; a bare name ("smile") is looked up here.
-PRESET_DIR = Path(str(resources.files("reenact.presets")))  # examples/aus/ in the repository
+
+
+def shipped_preset_files() -> dict[str, Path]:
+    """name -> file of every preset shipped in the package (``reenact.presets``, examples/aus/ in the
+    repository), sorted by name. Every front end finds shipped presets through this one function
+    (bare names, the web page's buttons), so an installed wheel and a checkout see the same ones."""
+    return _json_files(resources.files("reenact.presets"))
+
+
+def shipped_timeline_files() -> dict[str, Path]:
+    """name -> file of every timeline shipped in the package (``reenact.presets.timelines``)."""
+    return _json_files(resources.files("reenact.presets") / "timelines")
+
+
+def _json_files(folder) -> dict[str, Path]:
+    # The package is installed as plain files (not zipped), so a resource is a real path.
+    files = [Path(str(f)) for f in folder.iterdir() if f.name.endswith(".json")] if folder.is_dir() else []
+    return {f.stem: f for f in sorted(files)}
 
 
 @dataclass(frozen=True)
@@ -183,7 +199,8 @@ def prototype_relax(obj: dict, where: str) -> tuple[str, tuple[int, ...]]:
 
 
 def resolve_preset_path(spec: str | Path) -> Path:
-    """A preset file path, or a bare name of a shipped preset ("smile", "big_smile")."""
+    """A preset or timeline file path, or a bare name of a shipped preset ("smile", "big_smile") or
+    shipped timeline ("smile_then_surprise")."""
     if not str(spec).strip():  # Path("") is ".", the current folder
         raise AUInputError(f"empty AU input; give a preset name ({', '.join(shipped_presets())}), "
                            "a preset or timeline .json, or an AU .csv")
@@ -191,10 +208,12 @@ def resolve_preset_path(spec: str | Path) -> Path:
     if p.is_dir():
         raise AUInputError(f"{p}: is a folder; give a preset name or a preset/timeline .json")
     if p.suffix == "" and not p.exists():
-        p = PRESET_DIR / f"{p.name}.json"
-        if not p.exists():
-            names = ", ".join(sorted(q.stem for q in PRESET_DIR.glob("*.json")))
-            raise AUInputError(f"unknown preset {str(spec)!r}; shipped presets: {names}")
+        presets, timelines = shipped_preset_files(), shipped_timeline_files()
+        found = presets.get(p.name) or timelines.get(p.name)
+        if found is None:
+            raise AUInputError(f"unknown preset {str(spec)!r}; shipped presets: {', '.join(presets) or 'none'}"
+                               + (f"; shipped timelines: {', '.join(timelines)}" if timelines else ""))
+        return found
     if not p.exists():
         raise AUInputError(f"{p}: no such file")
     return p
@@ -207,4 +226,5 @@ def load_preset(spec: str | Path) -> Preset:
 
 
 def shipped_presets() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.json"))
+    """The shipped presets' names, sorted."""
+    return list(shipped_preset_files())

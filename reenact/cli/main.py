@@ -11,12 +11,36 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer  # noqa: E402
+from typer.core import TyperCommand, TyperGroup  # noqa: E402
 
 from reenact.cli.signals import InterruptGuard  # noqa: E402
 from reenact.errors import ReenactError  # noqa: E402
 
+
+class _FlagsShowNoType:
+    """Typer (0.29) prints a value type after every option in --help, flags included: ``--no-audio
+    <bool>``, ``--help <bool>``, as if they took a value. A flag takes none, so it gets an empty
+    metavar (what the help shows instead of the type); options with values keep theirs."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)  # the command's options and the --help option
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class ReenactCommand(_FlagsShowNoType, TyperCommand):
+    pass
+
+
+class ReenactGroup(_FlagsShowNoType, TyperGroup):
+    pass
+
+
 app = typer.Typer(help="Reenact: change the facial expression of people in video, in real time.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  cls=ReenactGroup)
 
 # Modules under reenact.cli, each adding its subcommands to ``app``.
 COMMAND_MODULES = (
@@ -33,6 +57,9 @@ COMMAND_MODULES = (
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"reenact.cli.{_name}").register(app)
+for _info in app.registered_commands:  # every subcommand's help, without each module asking for it
+    if _info.cls in (None, TyperCommand):  # typer fills in its own class when none is given
+        _info.cls = ReenactCommand
 
 
 @app.callback()

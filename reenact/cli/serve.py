@@ -25,15 +25,15 @@ def serve_command(
     max_sessions: int = typer.Option(2, help="Concurrent visitors; the next one is told the server is busy."),
     source: Optional[Path] = typer.Option(None, help="A portrait: the visitor's expressions animate "
                                           "this still photo instead of their own face."),
-    aus: List[str] = typer.Option([], "--aus", help="Preset files or folders for the page's buttons "
-                                  "(default: the shipped presets)."),
+    aus: List[str] = typer.Option([], "--aus", help="Preset names, files or folders for the page's "
+                                  "buttons (default: the shipped presets)."),
     preset: Optional[str] = typer.Option(None, help="Preset applied when a visitor connects."),
     strength: float = typer.Option(1.0, min=0.0, max=1.0, help="Initial strength (0..1)."),
     model: str = typer.Option("rig", help="Generator: rig (default), identity, or a checkpoint."),
     device: str = typer.Option("cpu", help="Torch device."),
     threads: int = typer.Option(1, help="Torch CPU threads (0: torch's default, one per core). Live "
                                 "processing shares the CPU with tracking, codecs and capture; 1 was "
-                                "3x faster on a 2-core machine (docs/notes/issue-8.md)."),
+                                "3x faster on a 2-core machine."),
     cert: Optional[Path] = typer.Option(None, help="TLS certificate (PEM)."),
     key: Optional[Path] = typer.Option(None, help="TLS private key (PEM)."),
     loopback_ice: bool = typer.Option(False, "--loopback-ice", help="Use 127.0.0.1 ICE candidates only "
@@ -42,7 +42,7 @@ def serve_command(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log sessions and requests."),
 ) -> None:
     """Serve a page: the browser's camera goes in over WebRTC, the reenacted video comes back."""
-    from reenact.live.presets import EXAMPLES, PresetLibrary
+    from reenact.live.presets import PresetLibrary
     from reenact.webrtc.config import ServeConfig
 
     check_device(device)
@@ -51,7 +51,7 @@ def serve_command(
     cfg = ServeConfig(host=host, port=port, token=token, max_sessions=max_sessions, cert=cert, key=key,
                       loopback_ice=loopback_ice)
     cfg.check()
-    presets = PresetLibrary.from_specs(aus or ([EXAMPLES] if EXAMPLES.is_dir() else []))
+    presets = PresetLibrary.from_specs(aus) if aus else PresetLibrary.shipped()
     if preset is not None:
         presets.path(preset)  # a typo fails here, not when a visitor connects
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,

@@ -66,7 +66,7 @@ def video_command(
                                 "says which), torch, onnxruntime, openvino or tensorrt."),
     batch: int = typer.Option(4, "--batch", min=1, help="Faces per generator call."),
     crf: int = typer.Option(18, "--crf", min=0, max=51, help="H.264 quality: 0 lossless, 18 visually lossless, 51 worst."),
-    preset: str = typer.Option("veryfast", "--preset", help="x264 speed preset (ultrafast ... veryslow); veryfast: 3 ms CPU per 640x360 frame, medium: 8 ms and 9% smaller files."),
+    x264_preset: str = typer.Option("veryfast", "--x264-preset", help="x264 speed preset (ultrafast ... veryslow); veryfast: 3 ms CPU per 640x360 frame, medium: 8 ms and 9% smaller files."),
     fade: int = typer.Option(6, "--fade", min=0, help="Frames over which an edit fades in/out when a face appears/leaves."),
     device: str = typer.Option("cpu", "--device", help="torch device for crops, model and paste (cpu, cuda)."),
     no_audio: bool = typer.Option(False, "--no-audio", help="Leave the audio out."),
@@ -88,8 +88,8 @@ def video_command(
 
     parse_faces(faces)
     check_device(device)
-    if preset not in X264_PRESETS:
-        raise ReenactError(f"--preset must be one of {', '.join(X264_PRESETS)}, got {preset!r}")
+    if x264_preset not in X264_PRESETS:
+        raise ReenactError(f"--x264-preset must be one of {', '.join(X264_PRESETS)}, got {x264_preset!r}")
     check_output_path(output)  # a bad container fails before the driver or model is loaded
     target = check_output_file(output, overwrite, inputs=(input, driver))
     photo = is_photo(input)
@@ -101,7 +101,7 @@ def video_command(
     generator = load_model(model, backend, device, batch)
     typer.echo(f"model {model}: {generator.describe()}", err=True)
     cfg = EngineConfig(strength=strength, faces=faces, batch=batch, fade_frames=fade, device=device)
-    sink_cfg = SinkConfig(crf=crf, preset=preset, audio="none" if no_audio else "copy")
+    sink_cfg = SinkConfig(crf=crf, preset=x264_preset, audio="none" if no_audio else "copy")
     log = lambda m: typer.echo(m, err=True)  # noqa: E731
     try:
         if photo:

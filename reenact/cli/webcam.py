@@ -29,7 +29,7 @@ def webcam_command(
     device: str = typer.Option("cpu", help="Torch device."),
     threads: int = typer.Option(1, help="Torch CPU threads (0: torch's default, one per core). Live "
                                 "processing shares the CPU with tracking, codecs and capture; 1 was "
-                                "3x faster on a 2-core machine (docs/notes/issue-8.md)."),
+                                "3x faster on a 2-core machine."),
     max_side: Optional[int] = typer.Option(640, help="Downscale camera frames to this longer side."),
     width: Optional[int] = typer.Option(None, help="Requested camera width (devices)."),
     height: Optional[int] = typer.Option(None, help="Requested camera height (devices)."),
@@ -48,7 +48,7 @@ def webcam_command(
 
     if no_preview and not virtual_cam and frames is None and duration is None and not _is_file(camera):
         typer.echo("note: no preview and no virtual camera: processing only (Ctrl-C stops)", err=True)
-    presets = [(Path(spec).stem, _open_source(spec)) for spec in aus]
+    presets = key_presets(aus)
     controls = MutableAUSource(presets[0][1], presets[0][0], strength)
     preview = None if no_preview else PreviewWindow()
     vcam = None
@@ -81,6 +81,11 @@ def _is_file(camera: str) -> bool:
     from reenact.live.capture import is_device
 
     return not is_device(camera)
+
+
+def key_presets(aus: List[str]) -> list[tuple[str, object]]:
+    """(name, AU source) for keys 1-9, in the order given; a bare name is a shipped preset."""
+    return [(Path(spec).stem, _open_source(spec)) for spec in aus]
 
 
 def _open_source(spec: str):

@@ -4,9 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from reenact.aus import presets as aus_presets
 from reenact.errors import ReenactError
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "aus"
 
 
 def _default_opener(path: Path):
@@ -25,9 +24,15 @@ class PresetLibrary:
         self._opener = opener
 
     @classmethod
+    def shipped(cls, opener: Callable[[Path], object] = _default_opener) -> "PresetLibrary":
+        """The presets shipped in the package (reenact.aus.presets.shipped_preset_files)."""
+        return cls(list(aus_presets.shipped_preset_files().values()), opener)
+
+    @classmethod
     def from_specs(cls, specs: list[str | Path], opener: Callable[[Path], object] = _default_opener
                    ) -> "PresetLibrary":
-        """Files and folders (every *.json inside); ReenactError names a missing one."""
+        """Files, folders (every *.json inside) and names of shipped presets; ReenactError names a
+        missing one."""
         paths: list[Path] = []
         for spec in specs:
             p = Path(spec)
@@ -35,6 +40,8 @@ class PresetLibrary:
                 paths += sorted(p.glob("*.json"))
             elif p.is_file():
                 paths.append(p)
+            elif p.suffix == "":
+                paths.append(aus_presets.resolve_preset_path(spec))  # AUInputError names the known ones
             else:
                 raise ReenactError(f"AU preset not found: {spec}")
         return cls(paths, opener)

@@ -24,7 +24,7 @@ class LiveEngineConfig:
     fades in when a face appears (live mode has no look-ahead, so no fade-out); torch_threads: torch's
     intra-op threads for this process (None: torch's default, one per core). Live processing already
     runs beside capture, tracking and codec threads; on a busy CPU fewer torch threads is faster
-    (measured in docs/notes/issue-8.md)."""
+    (measured in docs/notes/live-measurements.md)."""
 
     model: str = "rig"
     device: str = "cpu"

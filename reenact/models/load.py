@@ -2,8 +2,8 @@
 
 spec:
 - "rig" (the default): the embedded AU rig shipped in reenact/assets (no download, CPU friendly);
-- "rig:PATH.npz": a rig fitted by ``python -m reenact.models.rig.fit --out PATH.npz``, or an
-  appearance model (``python -m reenact.models.rig.appearance_fit --out PATH.npz``): the embedded
+- "rig:PATH.npz": a rig fitted by the checkout's ``python -m research.rig.fit --out PATH.npz``, or
+  an appearance model (``python -m research.rig.appearance_fit --out PATH.npz``): the embedded
   rig with that shading model on; "rig:geometry": the embedded rig without its shading model
   (geometry and painted mouth only; for comparisons);
 - "identity": a generator whose attention is 1 everywhere (returns its input; plumbing tests);

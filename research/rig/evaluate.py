@@ -1,4 +1,4 @@
-"""Evaluate the rig on the held-out London people: ``python -m reenact.models.rig.evaluate``.
+"""Evaluate the rig on the held-out London people: ``python -m research.rig.evaluate``.
 
 For every held-out neutral face and every preset: edit with the engine's still path
 (reenact.eval.editing.edit_face: kernel crop -> rig -> feathered paste), re-track the output image
@@ -20,16 +20,16 @@ import numpy as np
 from reenact.media.image import write_image
 from reenact.aus.names import AU_NAMES, au_index
 from reenact.aus.presets import Preset, load_preset
-from reenact.models.rig.data import DATA_ROOT, analysed_neutrals, analysed_pairs, heldout_london_ids
+from research.rig.data import DATA_ROOT, analysed_neutrals, analysed_pairs, heldout_london_ids
 from reenact.models.rig.appearance import AppearanceModel
 from reenact.models.rig.generator import RigConfig, RigGenerator
 from reenact.models.rig.model import RigModel
 
 PRESETS = ("smile", "big_smile", "surprise", "sadness", "brows_up", "blink", "mouth_open")
 STRIP = ("smile", "surprise", "sadness", "blink", "mouth_open")
-# The issue's acceptance smile: AU12 3-4, AU6 2-3, AU25 about 1.
-ISSUE_SMILE = Preset("issue_smile", {au_index("AU12"): 3.5, au_index("AU06"): 2.5,
-                                     au_index("AU25"): 1.0, au_index("AU15"): 0.0})
+# The acceptance smile the rig is measured on: AU12 3-4, AU6 2-3, AU25 about 1.
+REFERENCE_SMILE = Preset("reference_smile", {au_index("AU12"): 3.5, au_index("AU06"): 2.5,
+                                             au_index("AU25"): 1.0, au_index("AU15"): 0.0})
 
 
 def face_psnr(a: np.ndarray, b: np.ndarray, landmarks: np.ndarray) -> float:
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = replace(RigConfig(), mouth_fill=not args.no_mouth, appearance=args.appearance)
     gen = RigGenerator(RigModel.load(args.rig), cfg,
                        appearance=AppearanceModel.load(args.appearance_file) if args.appearance else None)
-    presets = {"issue_smile": ISSUE_SMILE}
+    presets = {"reference_smile": REFERENCE_SMILE}
     presets.update({n: load_preset(n) for n in args.presets.split(",") if n})
     ids = heldout_london_ids()
     ids = ids[:args.limit] if args.limit else ids
@@ -168,7 +168,7 @@ def video_flicker(generator: RigGenerator, path: Path, preset: Preset, max_frame
     from reenact.tracking.types import Face
 
     est = AUEstimator()
-    prev_in = prev_out = None
+    prev_in = prev_out = prev_mask = None
     d_in, d_out = [], []
     with FaceLandmarker(LandmarkerConfig(mode="video", max_faces=1)) as lm:
         for i, frame in enumerate(decode_frames(path, limit=max_frames)):
@@ -192,7 +192,7 @@ def video_flicker(generator: RigGenerator, path: Path, preset: Preset, max_frame
             "ratio": float(np.mean(d_out) / max(np.mean(d_in), 1e-9))}
 
 
-def appearance_strips(ids: list[str], path: Path, preset: Preset = ISSUE_SMILE,
+def appearance_strips(ids: list[str], path: Path, preset: Preset = REFERENCE_SMILE,
                       appearance: Path | None = None) -> None:
     """Side-by-side strips, one row per held-out face: input | rig geometry only | rig +
     appearance | the same person's real smile (all aligned crops), written to ``path``. (Cost:

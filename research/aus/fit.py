@@ -1,6 +1,6 @@
 """Fit the estimator's small calibration (reenact/assets/au_calibration.json and au_template3d.npy).
 
-Run by a developer, not at run time: ``python -m reenact.aus.fit /path/to/shared/data``. It tracks the
+Run by a developer, not at run time: ``python -m research.aus.fit /path/to/shared/data``. It tracks the
 London (neutral + smiling, 82 people) and Canada (40 neutral) photographs with the image-mode
 landmarker and fits:
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reenact.devdata import shared_data_root
+from research.devdata import CHECKOUT_ASSETS, shared_data_root
 from reenact.aus.geometry import FEATURE_NAMES, canonical_points, features, similarity_nd
 from reenact.tracking.align import STABLE_POINTS
 
@@ -184,7 +184,7 @@ def main(data: Path) -> None:
     neutral = [x for x in neutral_l + canada if x is not None]
     template = build_template([m for m, _ in neutral])
     calib = fit(neutral, [n for n, _ in pairs], [s for _, s in pairs], template)
-    assets = Path(__file__).resolve().parents[1] / "assets"
+    assets = CHECKOUT_ASSETS
     np.save(assets / "au_template3d.npy", template)
     (assets / "au_calibration.json").write_text(_dump(calib))
     print(f"fitted on {len(neutral)} neutral faces and {len(pairs)} London pairs -> {assets}")

@@ -2,8 +2,8 @@
 
 For each held-out person (docs/rig.md), the neutral photo is edited through the engine's still
 path (reenact.eval.editing.edit_face) by the shipped rig and by the rig + refiner, in two ways:
-"paired" (target = the AUs estimated on the same person's real smile) and "issue_smile" (the
-issue's acceptance smile applied to the face's own AUs). Measured per edit: PSNR and SSIM of the
+"paired" (target = the AUs estimated on the same person's real smile) and "reference_smile" (the
+acceptance smile of research.rig.evaluate applied to the face's own AUs). Measured per edit: PSNR and SSIM of the
 aligned face region vs the real smile (exposure-matched as in training; paired only), the AU
 distance of the re-tracked output to the real smile's AUs, the AU12 rise, and the identity
 distance (dlib ACD) to the input and to the real smile. Strips: input | rig | rig + refiner | real.
@@ -24,11 +24,11 @@ def evaluate(refiner_path: Path, out: Path, strips: Path | None, limit: int = 0,
              strip_faces: int = 8) -> dict:
     from reenact.eval.editing import StillAnalyser, edit_face
     from reenact.models.load import load_generator
-    from reenact.models.refiner import RefinedRigGenerator, load_refiner
-    from reenact.models.rig.data import analysed_pairs, heldout_london_ids
-    from reenact.models.rig.evaluate import ISSUE_SMILE, _descriptor
+    from research.refiner.model import RefinedRigGenerator, load_refiner
+    from research.rig.data import analysed_pairs, heldout_london_ids
+    from research.rig.evaluate import REFERENCE_SMILE, _descriptor
     from reenact.tracking.align import crop_from_frame, transform_points, warp_to_crop
-    from reenact.trainer.refiner import face_region, match_exposure
+    from research.refiner.train import face_region, match_exposure
 
     rig = load_generator("rig")
     gens = {"rig": rig, "rig+refiner": RefinedRigGenerator(rig, load_refiner(refiner_path))}
@@ -45,7 +45,7 @@ def evaluate(refiner_path: Path, out: Path, strips: Path | None, limit: int = 0,
             zero = edit_face(gens["rig+refiner"], neutral, src.face, src.aus, src.aus)
             row = {"id": nnn, "zero_edit_identical": bool(np.array_equal(zero.image, neutral))}
             crops = {}
-            for task, target in (("paired", real.aus), ("issue_smile", ISSUE_SMILE.apply(src.aus))):
+            for task, target in (("paired", real.aus), ("reference_smile", REFERENCE_SMILE.apply(src.aus))):
                 for name, gen in gens.items():
                     ed = edit_face(gen, neutral, src.face, src.aus, target)
                     r: dict = {}

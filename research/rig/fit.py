@@ -1,4 +1,4 @@
-"""Fit the AU rig by regression on real faces: ``python -m reenact.models.rig.fit``.
+"""Fit the AU rig by regression on real faces: ``python -m research.rig.fit``.
 
 Each training row is one face against the same person's neutral face: London smiling vs neutral
 photos, and video frames vs the clip's most neutral frame. Landmarks go into the reference crop
@@ -20,16 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
+from research.devdata import CHECKOUT_ASSETS
 from reenact.atomic import write_text_atomic
 from reenact.aus.names import AU_NAMES
-from reenact.models.rig.data import CollectConfig, collect, heldout_london_ids
+from research.rig.data import CollectConfig, collect, heldout_london_ids
 from reenact.models.rig import regions as R
 from reenact.models.rig.model import BLINK, RigModel
 from reenact.models.rig.priors import prior_fields
 from reenact.tracking.align import AlignConfig, crop_from_frame, inter_ocular, template_points, transform_points
 
-ASSET = Path(__file__).resolve().parents[2] / "assets" / "rig_v1.npz"
-REPORT = Path(__file__).resolve().parents[2] / "assets" / "rig_v1.json"
+ASSET = CHECKOUT_ASSETS / "rig_v1.npz"
+REPORT = CHECKOUT_ASSETS / "rig_v1.json"
 EXCLUDED_VIDEOS = ("video/face_noface.mov",)   # the same clip as single_face.mp4
 
 
@@ -173,13 +174,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--refresh", action="store_true", help="re-run MediaPipe over the data")
     ap.add_argument("--ridge", type=float, default=FitConfig.ridge)
     ap.add_argument("--no-calibrate", action="store_true",
-                    help="skip the closed-loop gains of the hand-designed AUs (reenact.models.rig.calibrate)")
+                    help="skip the closed-loop gains of the hand-designed AUs (research.rig.calibrate)")
     args = ap.parse_args(argv)
     if args.refresh:
         collect(refresh=True)
     model, report = fit(FitConfig(ridge=args.ridge))
     if not args.no_calibrate:
-        from reenact.models.rig.calibrate import calibrate
+        from research.rig.calibrate import calibrate
 
         report["calibration_gains"] = calibrate(model)
         model.meta = report

@@ -1,8 +1,8 @@
-"""Train and measure the rig's learned refiner (reenact/models/refiner.py).
+"""Train and measure the rig's learned refiner (research/refiner/model.py).
 
-    python -m reenact.trainer.refiner prepare     # crops of the London pairs -> build/refiner/pairs.npz
-    python -m reenact.trainer.refiner train --minutes 20
-    python -m reenact.trainer.refiner evaluate    # held-out people, with vs without the refiner
+    python -m research.refiner.train prepare     # crops of the London pairs -> build/refiner/pairs.npz
+    python -m research.refiner.train train --minutes 20
+    python -m research.refiner.train evaluate    # held-out people, with vs without the refiner
 
 Pairs: for each London person, the neutral photo is edited by the shipped rig (engine still path,
 256 crop) to the AUs estimated on the same person's real smile; the real smile is cropped at the
@@ -11,7 +11,7 @@ output toward the real smile. The held-out ids (docs/rig.md) are cached too, for
 training never reads them.
 
 Losses (paired; the paper's adversarial, AU-critic and cycle terms do not fit this CPU budget:
-issue 6 measured 13 s per generator step with them): L1 over the face region toward the real smile,
+they measured 13 s per generator step here): L1 over the face region toward the real smile,
 after matching the smile photo's exposure to the neutral one (per-channel gain over the face: the
 two photos of a pair differ in exposure, which is not expression); an L1 on image gradients in the
 same region (edges: folds, teeth); the paper's attention terms (mean of the used attention 1 - A,
@@ -61,7 +61,7 @@ def prepare(out: Path = BUILD / "pairs.npz") -> dict:
     source and target AUs) at the rig's crop size (256), uint8 / float16."""
     from reenact.eval.editing import StillAnalyser, edit_face
     from reenact.models.load import load_generator
-    from reenact.models.rig.data import analysed_pairs, heldout_london_ids, london_ids
+    from research.rig.data import analysed_pairs, heldout_london_ids, london_ids
     from reenact.tracking.align import crop_from_frame, transform_points, warp_to_crop
 
     rig = load_generator("rig")
@@ -197,7 +197,7 @@ def train(net, t: dict, cfg: RefinerTrainConfig, monitor: dict | None = None,
 
 
 def cmd_train(args) -> None:
-    from reenact.models.refiner import RefinerConfig, RefinerNet, save_refiner
+    from research.refiner.model import RefinerConfig, RefinerNet, save_refiner
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.cmd == "train":
         cmd_train(args)
     else:
-        from reenact.trainer.refiner_eval import evaluate
+        from research.refiner.evaluate import evaluate
         evaluate(args.refiner, args.out, args.strips, args.limit)
 
 

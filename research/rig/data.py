@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from reenact.atomic import atomic_path
-from reenact.devdata import shared_data_root
+from research.devdata import shared_data_root
 from reenact.media.image import read_image
 
 DATA_ROOT = shared_data_root()

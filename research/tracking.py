@@ -1,6 +1,6 @@
-"""Issue 3 measurements for tracking (needs the shared data folder, not shipped with the package).
+"""Tracking measurements on the development data (landmarks, presence, stills, jitter); not shipped.
 
-    .venv/bin/python benchmarks/tracking_issue3.py all --data /work/shared/data
+    .venv/bin/python -m research.tracking all [--data DIR]   (from the checkout root)
 
 landmarks: MediaPipe points vs the 189-point WebMorph .tem files (London neutral, Canada) for eye
     corners, mouth corners and nose, error / inter-ocular distance (IOD, from the .tem eye centres).
@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from reenact.tracking.align import STABLE_POINTS, inter_ocular
-from reenact.devdata import shared_data_root
+from research.devdata import shared_data_root
 from reenact.media.decode import decode_frames
 from reenact.media.image import read_image
 from reenact.tracking.smoothing import OneEuroConfig, OneEuroFilter

@@ -1,4 +1,4 @@
-"""A learned refiner on top of the AU rig (issue 6, "Appearance": the last option measured).
+"""A learned refiner on top of the AU rig (the last appearance option measured; not shipped).
 
 The refiner is the GANimation generator (reenact.models.networks.Generator: same stem, stride-2
 downs, residual blocks, resize-conv ups, colour and attention heads) whose stem also takes the
@@ -10,7 +10,7 @@ top of the rig instead of on top of the input:
 
 ``region`` (the rig's own "what moves" mask) gates the refiner: where the rig leaves the input
 untouched (A_rig = 1) the refiner cannot change anything, so a zero edit stays exact and the
-refiner cannot drift the background or the hair. Training: trainer/refiner.py.
+refiner cannot drift the background or the hair. Training: research/refiner/train.py.
 
 Shapes: crops (N, 3, S, S) in [-1, 1]; AUs (N, 17) on the 0-5 scale at this module's edges (the
 network sees them divided by 5); region (N, 1, S, S) in [0, 1].

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reenact.aus.names import au_index
-from reenact.models.rig.data import analysed_neutrals, heldout_london_ids, london_ids
+from research.rig.data import analysed_neutrals, heldout_london_ids, london_ids
 from reenact.models.rig.model import RigModel
 
 

@@ -2,7 +2,7 @@
 the measurement scripts were fitted and measured on.
 
 It is ``../shared/data`` beside the repository checkout (the project's layout), or ``$REENACT_DATA``.
-Only fitting and measurement scripts read it; nothing a user runs needs it.
+Only the scripts in research/ read it; nothing a user runs needs it.
 """
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The fitting scripts rewrite the shipped assets in the checkout (what the next wheel ships), never
+# the copy inside an installed package.
+CHECKOUT_ASSETS = REPO_ROOT / "reenact" / "assets"
 
 
 def shared_data_root() -> Path:

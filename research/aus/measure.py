@@ -1,4 +1,4 @@
-"""Measure the AU estimator on real data (developer tool): ``python -m reenact.aus.measure DATA OUT``.
+"""Measure the AU estimator on real data (developer tool): ``python -m research.aus.measure DATA OUT``.
 
 - London pairs (DATA/faces/london): fraction of people whose estimated AU12, AU6, AU25 is higher
   on the smiling photo than on the neutral one (ties count as failures), for the estimator with
@@ -15,7 +15,7 @@ import numpy as np
 
 from reenact.aus.estimator import AUEstimator, EstimatorConfig
 from reenact.aus.geometry import FEATURE_NAMES
-from reenact.devdata import shared_data_root
+from research.devdata import shared_data_root
 from reenact.aus.names import au_index
 from reenact.tracking.landmarker import blendshape_index
 

@@ -1,4 +1,4 @@
-"""Fit the rig's appearance model: ``python -m reenact.models.rig.appearance_fit``.
+"""Fit the rig's appearance model: ``python -m research.rig.appearance_fit``.
 
 For each training London person (held-out ids excluded), the neutral and the smiling photo are
 cropped into the reference crop and warped to the template's shape with the rig's own
@@ -21,15 +21,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from research.devdata import CHECKOUT_ASSETS
 from reenact.aus.names import AU_NAMES, au_index
 from reenact.models.rig import regions as R
 from reenact.models.rig.appearance import AppearanceModel
-from reenact.models.rig.data import CollectConfig, collect, heldout_london_ids, london_paths, read_rgb
-from reenact.models.rig.fit import estimate_all
+from research.rig.data import CollectConfig, collect, heldout_london_ids, london_paths, read_rgb
+from research.rig.fit import estimate_all
 from reenact.models.rig.warp import apply_flow, backward_flow
 from reenact.tracking.align import AlignConfig, crop_from_frame, template_points, transform_points, warp_to_crop
 
-ASSET = Path(__file__).resolve().parents[2] / "assets" / "rig_appearance_v1.npz"
+ASSET = CHECKOUT_ASSETS / "rig_appearance_v1.npz"
 FIT_AUS = ("AU06", "AU12", "AU25")
 FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400,
              377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)

@@ -1,0 +1,1 @@
+"""Fitting and measuring the AU estimator on the development data."""

@@ -1,0 +1,1 @@
+"""The learned refiner on top of the rig: measured, not shipped."""

@@ -1,0 +1,1 @@
+"""Fitting and measuring the AU rig on the development data."""
