@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from reenact.aus.names import AU_NAMES, au_index
@@ -209,6 +210,35 @@ def test_webcam_without_virtual_camera_names_it():
     result = _invoke(["webcam", "--aus", "smile", "--camera", str(CLIP), "--no-preview", "--virtual-cam",
                       "--model", "identity"])
     assert isinstance(result.exception, ReenactError) and "virtual camera" in str(result.exception)
+
+
+def test_webcam_source_photo_is_driven_by_the_camera(monkeypatch):
+    """--source PHOTO: what the loop shows is the photo (its size), not the camera frame."""
+    import reenact.live.loop as live_loop
+
+    photo = Path(__file__).parent / "data" / "faces" / "london_003_03.jpg"
+    shown, real_run = [], live_loop.run_live
+
+    def recording_run(capture, process, cfg, **kw):
+        def process_and_record(frame):
+            out = process(frame)
+            shown.append((frame.image.shape, out.image.shape))
+            return out
+        return real_run(capture, process_and_record, cfg, **kw)
+
+    monkeypatch.setattr(live_loop, "run_live", recording_run)
+    result = _invoke(["webcam", "--source", str(photo), "--camera", str(CLIP), "--no-preview",
+                      "--model", "identity", "--frames", "4"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    portrait = np.asarray(Image.open(photo)).shape
+    assert shown and all(out == portrait and cam != portrait for cam, out in shown)
+
+
+def test_webcam_needs_exactly_one_of_aus_and_source():
+    photo = Path(__file__).parent / "data" / "faces" / "london_003_03.jpg"
+    for args in ([], ["--aus", "smile", "--source", str(photo)]):
+        result = _invoke(["webcam", "--camera", str(CLIP), "--no-preview", *args])
+        assert isinstance(result.exception, ReenactError) and "--source" in str(result.exception)
 
 
 def test_webcam_unknown_preset_is_a_clear_error():

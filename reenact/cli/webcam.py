@@ -1,4 +1,4 @@
-"""``reenact webcam --aus smile.json [--camera 0|file.mp4] [--strength 0.8] [--virtual-cam] [--no-preview]``."""
+"""``reenact webcam (--aus smile.json | --source photo.jpg) [--camera 0|file.mp4] [--strength 0.8] [--virtual-cam] [--no-preview]``."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +15,11 @@ def register(app: typer.Typer) -> None:
 
 
 def webcam_command(
-    aus: List[str] = typer.Option(..., "--aus", help="AU preset(s): a name (smile), a preset/timeline "
-                                  "JSON, a CSV or a driver video; repeat for more (keys 1-9 switch)."),
+    aus: Optional[List[str]] = typer.Option(None, "--aus", help="AU preset(s): a name (smile), a "
+                                            "preset/timeline JSON, a CSV or a driver video; repeat "
+                                            "for more (keys 1-9 switch)."),
+    source: Optional[Path] = typer.Option(None, "--source", help="A photo to animate instead: the "
+                                          "camera face's expressions drive it (as serve --source)."),
     camera: str = typer.Option("0", help="Camera index (0), device (/dev/video2), or a video file "
                                "played at its own rate as if it were a camera."),
     strength: float = typer.Option(1.0, min=0.0, max=1.0, help="How far the AUs move from the face's "
@@ -44,12 +47,18 @@ def webcam_command(
     from reenact.live.controls import MutableAUSource
     from reenact.live.loop import KeyControls, LiveConfig, run_live
     from reenact.live.preview import PreviewWindow
-    from reenact.live.processor import LiveEngineConfig, engine_processor, load_live_generator
+    from reenact.live.processor import (LiveEngineConfig, PortraitProcessor, engine_processor,
+                                        load_live_generator, read_portrait)
 
+    if (not aus) == (source is None):
+        raise ReenactError("give --aus PRESET (edit the camera's face) or --source PHOTO (the camera "
+                           "face drives the photo), not both and not neither")
+    portrait = read_portrait(source) if source is not None else None  # a bad photo fails first
     if no_preview and not virtual_cam and frames is None and duration is None and not _is_file(camera):
         typer.echo("note: no preview and no virtual camera: processing only (Ctrl-C stops)", err=True)
-    presets = key_presets(aus)
-    controls = MutableAUSource(presets[0][1], presets[0][0], strength)
+    presets = key_presets(aus) if aus else []  # a portrait is driven by the camera, not presets
+    controls = MutableAUSource(presets[0][1] if presets else None, presets[0][0] if presets else None,
+                               strength)
     preview = None if no_preview else PreviewWindow()
     vcam = None
     reader = open_reader(CaptureConfig(camera=camera, width=width, height=height, fps=fps, loop=loop,
@@ -60,7 +69,9 @@ def webcam_command(
             _require_pyvirtualcam()  # a missing package is reported before the model loads
         # The model loads before capture starts, so the camera is not dropping frames meanwhile.
         live_cfg = LiveEngineConfig(model=model, device=device, torch_threads=threads or None)
-        engine = engine_processor(controls, load_live_generator(live_cfg), live_cfg)
+        generator = load_live_generator(live_cfg)
+        engine = (PortraitProcessor(portrait, controls, generator, live_cfg) if portrait is not None
+                  else engine_processor(controls, generator, live_cfg))
         with LiveCapture(reader, max_side=max_side) as capture:
             if virtual_cam:
                 vcam = _open_vcam(capture, fps)
