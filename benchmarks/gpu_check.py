@@ -10,7 +10,7 @@ numerics do not depend on training):
 - kernels: the CuPy crop and paste kernels against the plain-torch reference on the same device;
 - TensorRT, where torch-tensorrt imports (it skips with one line where it does not).
 
-The lent machine has Python 3.12, a CUDA build of torch, CuPy and onnxruntime but no av, no mediapipe
+The lent machine has Python 3.12, a CUDA build of torch, CuPy, onnxruntime and OpenCV but no av, no mediapipe
 and no Reenact install, so this script imports only the networks and the kernels, from the source
 tree. ``--device cpu`` runs the same code on the CPU (CUDA-only parts skip, each with a line): the
 test suite does that, so the script cannot rot between GPU loans. Nothing here writes a tracked file;
@@ -53,7 +53,7 @@ from reenact.kernels import xp_kernels as xk  # noqa: E402
 from reenact.models.networks import GENERATOR_CONFIGS, Generator  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-FORBIDDEN = ("av", "mediapipe", "cv2", "aiortc")  # what the lent machine lacks
+FORBIDDEN = ("av", "mediapipe", "aiortc")  # what the lent machine lacks (it has opencv-python-headless)
 
 
 class Budget:
