@@ -3,7 +3,7 @@
 The CuPy side is the array-API code of ``xp_kernels`` run with ``xp = cupy``; tensors cross between
 torch and CuPy through DLPack (zero copy, same stream semantics as the default stream). Where CuPy
 is missing or cannot reach a GPU, ``kernel_backend(device)`` says "torch" and the reference runs: the
-results are the same to rounding (tests/test_cupy_kernels.py compares them wherever CUDA exists).
+results are the same to rounding (tests/kernels/test_cupy_kernels.py compares them wherever CUDA exists).
 ``prefer`` forces one side ("torch" or "cupy"); asking for "cupy" where it cannot run is an error.
 """
 from __future__ import annotations
