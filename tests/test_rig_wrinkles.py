@@ -171,3 +171,14 @@ def test_generator_ratio_is_luminance_only_and_local(generators, face):
     g = on.wrinkles.log_gain(_delta(AU04=4.0), crop, lms, lms, SIZE)[0, 0]
     assert torch.all(g[y - 10:y + 11, x - 10:x + 11] == 0.0)
     assert torch.equal(a.attention[..., :20, :], b.attention[..., :20, :])
+
+
+def test_upsampling_around_the_face_equals_the_whole_lattice():
+    from reenact.models.rig.wrinkles import _upsample_around
+    g = np.random.default_rng(1)
+    maps = torch.from_numpy(g.standard_normal((2, 2, 64, 64)).astype(np.float32))
+    whole = torch.nn.functional.interpolate(maps, size=(SIZE, SIZE), mode="bilinear", align_corners=False)
+    for pts in (np.array([[[60.0, 50.0], [190.0, 230.0]]] * 2), np.array([[[1.0, 3.0], [255.0, 120.0]]] * 2)):
+        part, (x0, y0, x1, y1) = _upsample_around(maps, pts, SIZE)
+        assert x0 <= pts[..., 0].min() and x1 > pts[..., 0].max() and y1 > pts[..., 1].max()
+        assert torch.allclose(part, whole[:, :, y0:y1, x0:x1], atol=1e-6)

@@ -37,7 +37,8 @@ DEFAULT_WRINKLES = "rig_wrinkles_v1.npz"
 SMILE_AUS = ("AU06", "AU12")
 MAX_SMILE = 4.0          # smile units an exemplar is stretched to at most
 MAX_LOG = 0.35           # |log ratio| of the detail at most (a 30% darker crease)
-LATTICE = 64             # the template -> face map is piecewise affine: computed at 64 x 64, upsampled
+LATTICE = 64             # the template -> face map is computed at 64 x 64 and upsampled
+_FAR = -1.0e4            # a reference-crop position far outside any field
 
 # Descriptor points: cheek skin (tone and texture), and the points of the expression-stable
 # shape ratios (face width and nose length over the inter-ocular distance).
@@ -52,25 +53,25 @@ def face_descriptors(crops: torch.Tensor, landmarks: np.ndarray) -> np.ndarray:
     nose length over the inter-ocular distance, cheek skin texture (log high-pass energy: more
     with age, as fine lines and pores show). crops (N, 3, S, S) in [-1, 1], landmarks (N, 478, 2)
     crop px."""
-    y = ((crops.detach().float().cpu() + 1.0) * 0.5)
-    y = (0.299 * y[:, 0] + 0.587 * y[:, 1] + 0.114 * y[:, 2]).numpy()
+    c = crops.detach().float().cpu().numpy()
     pts = np.asarray(landmarks, np.float64)
-    s = y.shape[-1]
-    out = np.zeros((len(y), 4), np.float32)
-    for i, (img, p) in enumerate(zip(y, pts)):
-        patches = []
-        for k in _CHEEK_POINTS:
-            cx, cy = np.clip(np.round(p[k]).astype(int), 5, s - 6)
-            patches.append(img[cy - 5:cy + 6, cx - 5:cx + 6])
-        patches = np.stack(patches)
-        smooth = (patches[:, :-2, 1:-1] + patches[:, 2:, 1:-1] + patches[:, 1:-1, :-2]
-                  + patches[:, 1:-1, 2:]) * 0.25
-        iod = np.linalg.norm(p[list(_EYE_CENTRES[0])].mean(0) - p[list(_EYE_CENTRES[1])].mean(0)) + 1e-6
-        out[i] = (np.log(np.median(patches) + 0.02),
-                  np.linalg.norm(p[234] - p[454]) / iod,
-                  np.linalg.norm(p[168] - p[2]) / iod,
-                  np.log(np.abs(patches[:, 1:-1, 1:-1] - smooth).mean() + 1e-4))
-    return out
+    n, s = len(c), c.shape[-1]
+    # 11 x 11 patches of cheek skin around each point: (N, P, 11, 11).
+    centre = np.clip(np.round(pts[:, list(_CHEEK_POINTS)]).astype(int), 5, s - 6)
+    off = np.arange(-5, 6)
+    rows = centre[..., 1, None, None] + off[:, None]
+    cols = centre[..., 0, None, None] + off[None, :]
+    rgb = c[np.arange(n)[:, None, None, None], :, rows, cols]                 # (N, P, 11, 11, 3)
+    patches = (rgb @ np.array([0.299, 0.587, 0.114], np.float32) + 1.0) * 0.5
+    smooth = (patches[..., :-2, 1:-1] + patches[..., 2:, 1:-1] + patches[..., 1:-1, :-2]
+              + patches[..., 1:-1, 2:]) * 0.25
+    texture = np.abs(patches[..., 1:-1, 1:-1] - smooth).mean((1, 2, 3))
+    eyes = [pts[:, list(e)].mean(1) for e in _EYE_CENTRES]
+    iod = np.linalg.norm(eyes[0] - eyes[1], axis=1) + 1e-6
+    return np.stack([np.log(np.median(patches.reshape(n, -1), axis=1) + 0.02),
+                     np.linalg.norm(pts[:, 234] - pts[:, 454], axis=1) / iod,
+                     np.linalg.norm(pts[:, 168] - pts[:, 2], axis=1) / iod,
+                     np.log(texture + 1e-4)], 1).astype(np.float32)
 
 
 @dataclass
@@ -104,8 +105,8 @@ class WrinkleModel:
         self._mean = self.descriptors.mean(0)
         self._std = self.descriptors.std(0) + 1e-6
         self._points = _coarse_points(self.template)
-        tpl = _rescale(self.template, self.ref_size, LATTICE)[self._points]
-        self._simplices = Delaunay(tpl).simplices
+        self._simplices = self._support_triangles()
+        self._lattice = np.stack(np.mgrid[0:LATTICE, 0:LATTICE][::-1]).astype(np.float32)  # (2, r, r) x, y
 
     def exemplar_weights(self, crops: torch.Tensor, landmarks: np.ndarray) -> np.ndarray:
         """float32 (N, E), rows summing to 1: a Gaussian kernel on the standardised descriptors of
@@ -128,36 +129,61 @@ class WrinkleModel:
         strength = np.minimum(delta[:, list(self.prior_aus)], 5.0)                  # (N, P)
         if not smile.any() and not strength.any():
             return None
-        mix = np.einsum("np,phw->nhw", strength, self.priors)
+        h, w = self.priors.shape[1:]
+        mix = strength @ self.priors.reshape(len(self.priors), -1)                  # BLAS, not einsum
         if smile.any():
-            w = self.exemplar_weights(crops, src) * smile[:, None]
-            mix += np.einsum("ne,ehw->nhw", w, self.exemplars)
-        mix = torch.from_numpy(np.clip(mix, -MAX_LOG, MAX_LOG)).unsqueeze(1)
-        grid, covered = self._template_grid(dst, size)
-        out = F.grid_sample(mix, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+            weights = self.exemplar_weights(crops, src) * smile[:, None]
+            mix += weights @ self.exemplars.reshape(len(self.exemplars), -1)
+        mix = torch.from_numpy(np.clip(mix, -MAX_LOG, MAX_LOG).reshape(-1, 1, h, w))
+        grid, (bx0, by0, bx1, by1) = self._template_grid(dst, size)
+        out = torch.zeros(len(mix), 1, size, size)
         # Zero field outside the box and outside the mesh: exact zeros stay exact (A = 1 there).
-        return out * covered
+        out[:, :, by0:by1, bx0:bx1] = F.grid_sample(
+            mix, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return out
 
-    def _template_grid(self, dst: np.ndarray, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """For each pixel of the face crop, where in the field box to sample (grid_sample's
-        normalised grid, (N, size, size, 2)), and whether the mesh covers it ((N, 1, size, size))."""
+    def _template_grid(self, dst: np.ndarray, size: int):
+        """Where in the field box each crop pixel samples: grid_sample's normalised grid
+        (N, h, w, 2) over the crop box ``(bx0, by0, bx1, by1)`` the field's triangles cover. The
+        map is piecewise affine: computed on a LATTICE x LATTICE grid and upsampled bilinearly
+        (close to exact: neighbouring triangles' affines differ little); the field itself is
+        sampled at every crop pixel. Pixels no field triangle covers map far outside the box, so
+        they sample exact zeros."""
+        x0, y0, x1, y1 = self.box
         r, ref = LATTICE, self.ref_size
         tpl = _rescale(self.template, ref, r)[self._points]
-        maps, cover = [], []
-        ys, xs = np.mgrid[0:r, 0:r].astype(np.float32)
-        for p in np.asarray(dst, np.float64)[:, self._points]:
+        pts = np.asarray(dst, np.float64)[:, self._points]
+        maps = []
+        for p in pts:
             flow, covered = triangle_flow(tpl, _rescale(p, size, r), self._simplices, r)
-            pos = np.stack([xs + flow[..., 0], ys + flow[..., 1]], -1)               # template lattice
-            maps.append((pos + 0.5) * (ref / r) - 0.5)                                # reference crop px
-            cover.append(covered)
-        maps = torch.from_numpy(np.stack(maps)).permute(0, 3, 1, 2)
-        maps = F.interpolate(maps, size=(size, size), mode="bilinear", align_corners=False)
-        cov = F.interpolate(torch.from_numpy(np.stack(cover)).float().unsqueeze(1), size=(size, size),
-                            mode="bilinear", align_corners=False)
+            pos = (self._lattice + flow.transpose(2, 0, 1) + 0.5) * (ref / r) - 0.5  # reference px
+            pos[:, ~covered] = _FAR
+            maps.append(pos)
+        maps = torch.from_numpy(np.stack(maps))
+        if size % r:
+            full, box = F.interpolate(maps, size=(size, size), mode="bilinear", align_corners=False), \
+                (0, 0, size, size)
+        else:
+            full, box = _upsample_around(maps, pts[:, np.unique(self._simplices)], size)
+        gx = (full[:, 0] - x0 + 0.5) * (2.0 / (x1 - x0)) - 1.0
+        gy = (full[:, 1] - y0 + 0.5) * (2.0 / (y1 - y0)) - 1.0
+        return torch.stack([gx, gy], -1), box
+
+    def _support_triangles(self) -> np.ndarray:
+        """int (T, 3) into ``self._points``: the triangles of a coarse mesh on the template that
+        touch a non-zero pixel of any field (the rest of the face carries no detail: not drawn)."""
+        tpl = self.template.astype(np.float64)[self._points]
+        simplices = Delaunay(tpl).simplices
         x0, y0, x1, y1 = self.box
-        gx = (maps[:, 0] - x0 + 0.5) / (x1 - x0) * 2.0 - 1.0
-        gy = (maps[:, 1] - y0 + 0.5) / (y1 - y0) * 2.0 - 1.0
-        return torch.stack([gx, gy], -1), (cov >= 1.0 - 1e-6).float()
+        support = np.zeros((self.ref_size, self.ref_size), bool)
+        support[y0:y1, x0:x1] = (np.abs(self.exemplars).max(0) > 0) | (np.abs(self.priors).max(0) > 0)
+        keep = []
+        for t, tri in enumerate(simplices):
+            lo = np.clip(np.floor(tpl[tri].min(0)).astype(int) - 1, 0, self.ref_size - 1)
+            hi = np.clip(np.ceil(tpl[tri].max(0)).astype(int) + 2, 1, self.ref_size)
+            if support[lo[1]:hi[1], lo[0]:hi[0]].any():
+                keep.append(t)
+        return simplices[keep]
 
     # -- storage ---------------------------------------------------------------------------
     @classmethod
@@ -174,3 +200,24 @@ class WrinkleModel:
                 desc, template = z["descriptors"], z["template"]
         return cls(ex, desc, pr, tuple(au_index(a) for a in meta["prior_aus"]), template,
                    tuple(meta["box"]), int(meta["ref_size"]), meta=meta)
+
+
+def _upsample_around(maps: torch.Tensor, points: np.ndarray, size: int):
+    """Bilinear upsampling of (N, C, r, r) lattice maps to the pixels of a ``size`` crop (a
+    multiple of r) near ``points`` (N, P, 2) crop px only: the lattice cells around them, one more
+    each side (there the weights equal the whole lattice's), upsampled, that extra cell cut off.
+    Returns (N, C, h, w) and the crop box (x0, y0, x1, y1) it covers."""
+    r = maps.shape[-1]
+    k = size // r
+    lat = _rescale(points, size, r)
+    lo = np.clip(np.floor(lat.min((0, 1))).astype(int) - 1, 0, r - 1)
+    hi = np.clip(np.ceil(lat.max((0, 1))).astype(int) + 2, 1, r)
+    up = F.interpolate(maps[:, :, lo[1]:hi[1], lo[0]:hi[0]], scale_factor=k, mode="bilinear",
+                       align_corners=False)
+    # At the lattice's own border the whole lattice clamps too: nothing to cut there.
+    cut_lo = np.where(lo > 0, k, 0)
+    cut_hi = np.where(hi < r, k, 0)
+    up = up[:, :, cut_lo[1]:up.shape[2] - cut_hi[1], cut_lo[0]:up.shape[3] - cut_hi[0]]
+    box = (int(lo[0] * k + cut_lo[0]), int(lo[1] * k + cut_lo[1]),
+           int(hi[0] * k - cut_hi[0]), int(hi[1] * k - cut_hi[1]))
+    return up, box
