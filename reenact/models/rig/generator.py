@@ -22,6 +22,7 @@ from reenact.models.rig.regions import LIP_INNER_LOWER, LIP_INNER_UPPER
 INNER_LIPS = LIP_INNER_UPPER + LIP_INNER_LOWER
 from reenact.models.rig.mouth import MouthConfig, fill_weight, paint_mouth
 from reenact.models.rig.warp import apply_flow, backward_flow, motion_mask, upsample_flow
+from reenact.models.rig.wrinkles import WrinkleModel
 from reenact.tracking.align import AlignConfig
 
 
@@ -32,7 +33,9 @@ class RigConfig:
     min_delta: AU changes below this are treated as no change (keeps A exactly 1);
     flow_step: the piecewise-affine map is evaluated every flow_step pixels and upsampled;
     appearance: multiply C by the appearance model's per-AU shading change (cheeks, folds; see
-    appearance.py), appearance_full_at: |log-luminance change| at which A reaches 0 there."""
+    appearance.py), appearance_full_at: |log-luminance change| at which A reaches 0 there;
+    wrinkles: add folds and creases from real exemplars and anatomical priors (wrinkles.py), on
+    luminance, with the shading."""
 
     size: int = 256
     margin: float = 0.2
@@ -46,6 +49,7 @@ class RigConfig:
     flow_step: int = 1
     appearance: bool = True
     appearance_full_at: float = 0.01
+    wrinkles: bool = True
 
 
 class RigGenerator:
@@ -55,11 +59,14 @@ class RigGenerator:
     needs_landmarks = True
 
     def __init__(self, model: RigModel | None = None, cfg: RigConfig = RigConfig(),
-                 device: str | torch.device = "cpu", appearance: AppearanceModel | None = None):
+                 device: str | torch.device = "cpu", appearance: AppearanceModel | None = None,
+                 wrinkles: WrinkleModel | None = None):
         self.model = model if model is not None else RigModel.load()
         self.cfg = cfg
         self.appearance = appearance if appearance is not None or not cfg.appearance \
             else AppearanceModel.load()
+        self.wrinkles = wrinkles if wrinkles is not None or not (cfg.appearance and cfg.wrinkles) \
+            else WrinkleModel.load()
         self.image_size = cfg.size
         self.align = AlignConfig(size=cfg.size, margin=cfg.margin)
         self.device = torch.device(device)
@@ -108,13 +115,18 @@ class RigGenerator:
         attention = torch.ones_like(crops[:, :1])
         attention[:, :, y0:y1, x0:x1] = 1.0 - moving
         if self.cfg.appearance and self.appearance is not None:
-            color, attention = self._shade(color, attention, delta, dst, s)
+            color, attention = self._shade(color, attention, delta, dst, s, crops, src)
         return GeneratorOutput(color=color.clamp(-1.0, 1.0), attention=attention)
 
-    def _shade(self, color, attention, delta, dst, s):
-        """Multiply C by the appearance model's luminance ratio, drawn on the displaced face, and
-        lower A where it changes anything (A stays exactly 1 where the field is 0)."""
+    def _shade(self, color, attention, delta, dst, s, crops, src):
+        """Multiply C by the appearance model's luminance ratio and the wrinkles' (folds from the
+        exemplar chosen by the input face ``crops``/``src``), drawn on the displaced face, and
+        lower A where it changes anything (A stays exactly 1 where both are 0)."""
         log_gain = self.appearance.log_gain(delta, dst, s)
+        if self.wrinkles is not None and self.cfg.wrinkles:
+            detail = self.wrinkles.log_gain(delta, crops, src, dst, s)
+            if detail is not None:
+                log_gain = detail if log_gain is None else log_gain + detail
         if log_gain is None:
             return color, attention
         log_gain = log_gain.to(color.device, color.dtype)
