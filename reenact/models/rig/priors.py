@@ -24,6 +24,10 @@ _MID_BROW = (105, 52, 334, 282)
 _OUTER_BROW = (70, 63, 46, 53, 300, 293, 276, 283)
 _UPPER_LIDS = R.EYE_L_UPPER[1:-1] + R.EYE_R_UPPER[1:-1]
 _LOWER_LIDS = R.EYE_L_LOWER[1:-1] + R.EYE_R_LOWER[1:-1]
+_LOWER_LIDS_MID = R.EYE_L_LOWER[2:-2] + R.EYE_R_LOWER[2:-2]
+_LOWER_BY_CORNERS = (R.EYE_L_LOWER[1], R.EYE_L_LOWER[-2], R.EYE_R_LOWER[1], R.EYE_R_LOWER[-2])
+_UPPER_LIDS_MID = R.EYE_L_UPPER[2:-2] + R.EYE_R_UPPER[2:-2]
+_UPPER_BY_CORNERS = (R.EYE_L_UPPER[1], R.EYE_L_UPPER[-2], R.EYE_R_UPPER[1], R.EYE_R_UPPER[-2])
 _CREASES = R.LID_CREASE_L[1:-1] + R.LID_CREASE_R[1:-1]
 _UNDER_EYES = R.UNDER_EYE_L[1:-1] + R.UNDER_EYE_R[1:-1]
 _CHEEKS = R.CHEEK_L + R.CHEEK_R
@@ -55,7 +59,10 @@ HANDLES: dict[str, list[Handle]] = {
     "AU06": [(_CHEEKS, (0.0, -0.05)), (_UNDER_EYES, (0.0, -0.035)), (_LOWER_LIDS, (0.0, -0.02)),
              (_UPPER_LIDS, (0.0, 0.0))],
     # Lids tightened: the lower lid rises and straightens, the upper lid comes down a little.
-    "AU07": [(_LOWER_LIDS, (0.0, -0.05)), (_UNDER_EYES, (0.0, -0.02)), (_UPPER_LIDS, (0.0, 0.012))],
+    # The points next to the eye corners move less: there the lids nearly touch and would cross.
+    "AU07": [(_LOWER_LIDS_MID, (0.0, -0.05)), (_LOWER_BY_CORNERS, (0.0, -0.015)),
+             (_UNDER_EYES, (0.0, -0.02)), (_UPPER_LIDS_MID, (0.0, 0.012)),
+             (_UPPER_BY_CORNERS, (0.0, 0.0))],
     # Nose wrinkler: wings and the infraorbital triangle up, upper lip up a little, the brows'
     # medial ends pulled down (procerus).
     "AU09": [(R.NOSE_WING, (0.0, -0.06)), (_INFRAORBITAL, (0.0, -0.035)), (_UPPER_LIP, (0.0, -0.025)),
