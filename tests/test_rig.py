@@ -271,3 +271,15 @@ def test_brow_and_lid_aus_at_five_do_not_fold_the_warp(rig):
         before, after = signed_area(src), signed_area(dst)
         real = (np.abs(before) > 0.5) & (np.abs(after) > 0.5)
         assert np.all(np.sign(after[real]) == np.sign(before[real])), name
+
+
+def test_closing_lid_samples_the_lid_skin_above_the_lashes():
+    from reenact.models.rig.eyes import lid_skin_source
+
+    t = _template(256)[None].astype(np.float64)
+    assert np.array_equal(lid_skin_source(t, np.zeros(1)), t)            # no blink: unchanged
+    half, shut = lid_skin_source(t, np.full(1, 0.5)), lid_skin_source(t, np.ones(1))
+    mid, crease = R.EYE_L_UPPER[4], R.LID_CREASE_L[4]
+    assert t[0, crease, 1] < shut[0, mid, 1] < half[0, mid, 1] < t[0, mid, 1]  # up, not past the crease
+    others = np.setdiff1d(np.arange(478), R.EYE_L_UPPER[1:-1] + R.EYE_R_UPPER[1:-1])
+    assert np.array_equal(shut[0, others], t[0, others])
