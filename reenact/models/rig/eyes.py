@@ -24,7 +24,8 @@ from reenact.models.rig import regions as R
 
 _UPPERS = (np.asarray(R.EYE_L_UPPER), np.asarray(R.EYE_R_UPPER))
 _CREASES = (np.asarray(R.LID_CREASE_L), np.asarray(R.LID_CREASE_R))
-LASH_SHARE = 0.6      # of the margin-to-crease height: the lashes and lid margin seen from the front
+_TAPER = np.array([0.3, 1.0, 1.0, 1.0, 1.0, 1.0, 0.3])   # per upper-lid point, corners excluded
+LASH_SHARE = 0.75     # of the margin-to-crease height: the lashes and lid margin seen from the front
 
 
 def lid_skin_source(src_pts: np.ndarray, closure: np.ndarray, share: float = LASH_SHARE) -> np.ndarray:
@@ -37,7 +38,9 @@ def lid_skin_source(src_pts: np.ndarray, closure: np.ndarray, share: float = LAS
     for upper, crease in zip(_UPPERS, _CREASES):
         u, k = upper[1:-1], crease[1:-1]
         height = np.maximum(out[:, u, 1] - out[:, k, 1], 0.0)
-        out[:, u, 1] -= share * c[:, None] * height
+        # Tapered at the corners: there the lids meet at a wedge of white, which a raised source
+        # point would pull into the closed lid as a bright dot.
+        out[:, u, 1] -= share * c[:, None] * height * _TAPER
     return out
 
 
