@@ -31,12 +31,16 @@ _UPPER_BY_CORNERS = (R.EYE_L_UPPER[1], R.EYE_L_UPPER[-2], R.EYE_R_UPPER[1], R.EY
 _CREASES = R.LID_CREASE_L[1:-1] + R.LID_CREASE_R[1:-1]
 _UNDER_EYES = R.UNDER_EYE_L[1:-1] + R.UNDER_EYE_R[1:-1]
 _CHEEKS = R.CHEEK_L + R.CHEEK_R
-_CORNERS = R.MOUTH_CORNERS + R.INNER_CORNERS
+# The corners with the mesh points packed between the outer and inner corner (62, 76 and mirrors: the
+# 2 px between 61 and 78 at 256 px): left to the falloff they lag the corners and their slivers flip.
+_CORNERS = R.MOUTH_CORNERS + R.INNER_CORNERS + (62, 76, 292, 306)
 _NEAR_CORNERS = (185, 146, 191, 95, 409, 375, 415, 324)
 _UPPER_LIP = tuple(set(R.LIP_OUTER_UPPER[1:-1] + R.LIP_INNER_UPPER[1:-1]) - set(_NEAR_CORNERS))
 _LOWER_LIP = tuple(set(R.LIP_OUTER_LOWER[1:-1] + R.LIP_INNER_LOWER[1:-1]) - set(_NEAR_CORNERS))
 # Infraorbital triangle: the cheek skin beside the nose, below the eyes (lifted by AU9).
 _INFRAORBITAL = (47, 100, 126, 142, 277, 329, 355, 371)
+# The skin between the lower lip and the chin boss (moves with both under AU17).
+_LABIOMENTAL = (90, 180, 85, 16, 315, 404, 320)
 _LIPS_ALL = tuple(set(R.LIP_OUTER_UPPER + R.LIP_OUTER_LOWER + R.LIP_INNER_UPPER + R.LIP_INNER_LOWER))
 
 # Amplitudes follow the FACS Manual's appearance changes at intensity E (Ekman, Friesen & Hager
@@ -77,7 +81,7 @@ HANDLES: dict[str, list[Handle]] = {
              (_LOWER_LIP, (0.0, 0.01))],
     # Chin boss and lower lip pushed up, the lower lip's red turned out (its outer edge rises more
     # than the inner), the middle of the mouth line rises so the line curves down to the corners.
-    "AU17": [(R.CHIN, (0.0, -0.06)), (R.LIP_OUTER_LOWER[2:-2], (0.0, -0.075)),
+    "AU17": [(R.CHIN, (0.0, -0.06)), (_LABIOMENTAL, (0.0, -0.068)), (R.LIP_OUTER_LOWER[2:-2], (0.0, -0.075)),
              (R.LIP_INNER_LOWER[2:-2], (0.0, -0.05)), (_UPPER_LIP, (0.0, -0.03)),
              (_CORNERS, (0.0, 0.005))],
     # Lips stretched sideways (risorius), the corners a little down; the mouth flattens.
