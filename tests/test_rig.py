@@ -283,3 +283,17 @@ def test_closing_lid_samples_the_lid_skin_above_the_lashes():
     assert t[0, crease, 1] < shut[0, mid, 1] < half[0, mid, 1] < t[0, mid, 1]  # up, not past the crease
     others = np.setdiff1d(np.arange(478), R.EYE_L_UPPER[1:-1] + R.EYE_R_UPPER[1:-1])
     assert np.array_equal(shut[0, others], t[0, others])
+
+
+def test_magnitude_floor_scales_a_short_field_up_to_its_facs_target(rig):
+    from research.rig.fit import magnitude_floor
+    from research.rig.magnitudes import TARGETS, au_movements
+
+    w = rig.weights.astype(np.float64).copy()
+    w[au_index("AU05")] *= 0.5
+    before = au_movements(w)["AU05"]["upper_lid_up"]
+    gains = magnitude_floor(w, max_gain=4.0)
+    after = au_movements(w)["AU05"]["upper_lid_up"]
+    assert gains["AU05"] > 1.5 and after == pytest.approx(TARGETS["AU05"]["upper_lid_up"], rel=1e-6)
+    assert after > before
+    assert all(g >= 1.0 for g in gains.values())                      # never weakens a field
