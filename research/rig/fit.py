@@ -22,7 +22,8 @@ import numpy as np
 
 from research.devdata import CHECKOUT_ASSETS
 from reenact.atomic import write_text_atomic
-from reenact.aus.names import AU_NAMES
+from reenact.aus.names import AU_NAMES, au_index
+from research.rig.magnitudes import TARGETS, au_movements, shortfall
 from research.rig.data import CollectConfig, collect, heldout_london_ids
 from reenact.models.rig import regions as R
 from reenact.models.rig.model import BLINK, RigModel
@@ -38,6 +39,12 @@ EXCLUDED_VIDEOS = ("video/face_noface.mov",)   # the same clip as single_face.mp
 class FitConfig:
     ref: AlignConfig = AlignConfig(size=256, margin=0.2)
     ridge: float = 40.0              # pull toward the prior, in (AU units)^2 x sample weight
+    # AUs with less support than this are led by their prior: ridge x prior_led_factor. Their few
+    # rows come from the crying clip, where AUs co-occur (AU17 with AU15 and an open mouth: the
+    # fit turned "lower lip up" into "lower lip down"), so the regression cannot separate them.
+    data_led_support: float = 200.0
+    prior_led_factor: float = 10.0
+    max_floor_gain: float = 2.0      # most a field is scaled up to reach its FACS amplitude
     video_weight: float = 0.25       # video frames are many and correlated; a London pair weighs 1
     max_pose_deg: float = 10.0       # video frames turned further than this from the neutral: skipped
     min_support: float = 20.0        # weighted sum of squared AU change for "supported by data"
@@ -107,8 +114,10 @@ def mirror_index(template: np.ndarray) -> np.ndarray:
     return mirror
 
 
-def solve(da, dx, w, prior, region, cfg: FitConfig) -> np.ndarray:
-    """Ridge toward the prior, per point, over the AUs allowed to move it. Returns (17, 478, 2)."""
+def solve(da, dx, w, prior, region, cfg: FitConfig, ridge: np.ndarray | None = None) -> np.ndarray:
+    """Ridge toward the prior, per point, over the AUs allowed to move it; ``ridge`` (17,) per AU
+    (default ``cfg.ridge`` for all). Returns (17, 478, 2)."""
+    ridge = np.full(prior.shape[0], cfg.ridge) if ridge is None else np.asarray(ridge, np.float64)
     out = prior.copy()
     for p in range(prior.shape[1]):
         sel = np.flatnonzero(region[:, p])
@@ -116,8 +125,8 @@ def solve(da, dx, w, prior, region, cfg: FitConfig) -> np.ndarray:
         if len(sel) == 0 or len(da) == 0:
             continue
         x = da[:, sel]
-        lhs = (x * w[:, None]).T @ x + cfg.ridge * np.eye(len(sel))
-        rhs = (x * w[:, None]).T @ dx[:, p] + cfg.ridge * prior[sel, p]
+        lhs = (x * w[:, None]).T @ x + np.diag(ridge[sel])
+        rhs = (x * w[:, None]).T @ dx[:, p] + ridge[sel, None] * prior[sel, p]
         out[sel, p] = np.linalg.solve(lhs, rhs)
     return out
 
@@ -126,6 +135,17 @@ def symmetrise(weights: np.ndarray, mirror: np.ndarray) -> np.ndarray:
     m = weights[:, mirror].copy()
     m[..., 0] *= -1.0
     return 0.5 * (weights + m)
+
+
+def magnitude_floor(weights: np.ndarray, max_gain: float) -> dict[str, float]:
+    """Scale up (in place) each AU whose named FACS movement at AU = 5 falls short of its target
+    amplitude (research/rig/magnitudes.py): a landmark measure, not the AU estimator that scores
+    the rig. Gains in [1, max_gain]; returns them."""
+    gains = {}
+    for name, ratio in shortfall(weights).items():
+        gains[name] = float(np.clip(1.0 / ratio, 1.0, max_gain)) if ratio > 0 else 1.0
+        weights[au_index(name)] *= gains[name]
+    return gains
 
 
 def residual_iod(da, dx, w, weights, iod) -> float:
@@ -148,8 +168,10 @@ def fit(cfg: FitConfig = FitConfig(), collect_cfg: CollectConfig = CollectConfig
     da, dx, w = build_pairs(s, aus, pts, cfg, persons)
     hda, hdx, hw = build_pairs(s, aus, pts, cfg, held)
     prior, region = prior_fields(template, iod)
-    weights = symmetrise(solve(da, dx, w, prior, region, cfg), mirror_index(template))
     support = (w[:, None] * da ** 2).sum(0)
+    ridge = np.where(support >= cfg.data_led_support, cfg.ridge, cfg.ridge * cfg.prior_led_factor)
+    weights = symmetrise(solve(da, dx, w, prior, region, cfg, ridge), mirror_index(template))
+    floor_gains = magnitude_floor(weights, cfg.max_floor_gain)
     report = {
         "rows": int(len(da)), "london_pairs": int((w == 1.0).sum()), "video_frames": int((w < 1.0).sum()),
         "heldout_london": sorted(i.split("/")[1] for i in held),
@@ -164,6 +186,11 @@ def fit(cfg: FitConfig = FitConfig(), collect_cfg: CollectConfig = CollectConfig
             "heldout_fit": residual_iod(hda, hdx, hw, weights, iod),
         },
         "ridge": cfg.ridge, "video_weight": cfg.video_weight,
+        "prior_led": [n for n, v in zip(AU_NAMES, support) if v < cfg.data_led_support and n != "AU45"],
+        "prior_led_ridge": cfg.ridge * cfg.prior_led_factor,
+        "magnitude_floor_gains": floor_gains,
+        "movements_at_5_iod": {a: {k: round(v, 4) for k, v in m.items() if k in TARGETS[a]}
+                               for a, m in au_movements(weights).items()},
     }
     return RigModel(weights.astype(np.float32), cfg.ref.size, cfg.ref.margin, meta=report), report
 
@@ -173,13 +200,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=ASSET)
     ap.add_argument("--refresh", action="store_true", help="re-run MediaPipe over the data")
     ap.add_argument("--ridge", type=float, default=FitConfig.ridge)
-    ap.add_argument("--no-calibrate", action="store_true",
-                    help="skip the closed-loop gains of the hand-designed AUs (research.rig.calibrate)")
+    ap.add_argument("--estimator-gains", action="store_true",
+                    help="also scale the hand-designed AUs until the built-in AU estimator reads "
+                         "them (research.rig.calibrate; off: that estimator scores the rig)")
     args = ap.parse_args(argv)
     if args.refresh:
         collect(refresh=True)
     model, report = fit(FitConfig(ridge=args.ridge))
-    if not args.no_calibrate:
+    if args.estimator_gains:
         from research.rig.calibrate import calibrate
 
         report["calibration_gains"] = calibrate(model)

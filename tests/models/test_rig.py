@@ -197,3 +197,103 @@ def test_closed_eye_gets_a_lash_line_in_the_face_own_colour(rig):
     closed = rig.displace(lms.numpy().astype(np.float64), _aus(AU45=5).numpy(), 256, 0.2)[0]
     x, y = np.round(closed[R.EYE_L_UPPER[4]]).astype(int)
     assert res[y - 1:y + 2, x].min() < 0.0                               # the line is there, dark
+
+
+def _moved_at(rig, size: int = 256, **aus) -> tuple[np.ndarray, np.ndarray, float]:
+    """(template, displaced template, IOD) for AUs ``aus`` applied to the template face."""
+    t = _template(size)[None].astype(np.float64)
+    delta = np.zeros((1, NUM_AUS))
+    for k, v in aus.items():
+        delta[0, au_index(k)] = v
+    iod = float(np.linalg.norm(t[0, [362, 263]].mean(0) - t[0, [33, 133]].mean(0)))
+    return t[0], rig.displace(t, delta, size, 0.2)[0], iod
+
+
+# Fractions of IOD at AU = 5 below which FACS's appearance change would not be visible (the
+# shipped targets are larger: research/rig/magnitudes.py).
+_INNER_BROWS = ((55, 107), (285, 336))     # medial brow heads, image-left and image-right
+
+
+def test_au4_pulls_the_brow_heads_down_and_together(rig):
+    t, moved, iod = _moved_at(rig, AU04=5)
+    mid = t[[1, 4, 5, 6, 168, 152]].mean(0)[0]
+    for pts in _INNER_BROWS:
+        d = (moved[list(pts)] - t[list(pts)]).mean(0) / iod
+        toward_mid = -d[0] * np.sign(t[list(pts), 0].mean() - mid)
+        assert d[1] > 0.08                                   # down (y grows downward)
+        assert toward_mid > 0.04                             # toward the midline
+    lids = list(R.EYE_L_UPPER + R.EYE_R_UPPER)
+    assert np.abs(moved[lids] - t[lids]).max() < 1e-6        # the lids stay where they are
+
+
+def test_au5_raises_the_upper_lid(rig):
+    t, moved, iod = _moved_at(rig, AU05=5)
+    for lid in (159, 386):                                    # top of each upper lid
+        assert (t[lid, 1] - moved[lid, 1]) / iod > 0.04
+    assert _lid_gaps(moved).mean() > _lid_gaps(t).mean() + 0.04 * iod
+
+
+def test_au7_raises_the_lower_lid(rig):
+    t, moved, iod = _moved_at(rig, AU07=5)
+    for lid in (145, 374):
+        assert (t[lid, 1] - moved[lid, 1]) / iod > 0.03
+
+
+def test_au15_lowers_the_lip_corners(rig):
+    t, moved, iod = _moved_at(rig, AU15=5)
+    for corner in R.MOUTH_CORNERS:
+        assert (moved[corner, 1] - t[corner, 1]) / iod > 0.05
+
+
+def test_au17_raises_the_lower_lip_and_chin(rig):
+    t, moved, iod = _moved_at(rig, AU17=5)
+    assert (t[17, 1] - moved[17, 1]) / iod > 0.04            # lower lip's outer middle up
+    assert (t[152, 1] - moved[152, 1]) / iod > 0.03          # chin boss up
+    # the mouth line curves down: its middle rises more than its corners
+    assert (t[14, 1] - moved[14, 1]) > (t[61, 1] - moved[61, 1])
+
+
+def test_hand_designed_aus_at_five_do_not_fold_the_warp(rig):
+    """Each hand-designed brow, lid and lip AU alone at 5 keeps the orientation of every triangle the warp uses
+    (triangulated halfway between input and output, as warp.backward_flow does): a flip would
+    be a fold. Slivers (|area| < 0.5 px^2 at either end) are skipped."""
+    from scipy.spatial import Delaunay
+
+    for name in ("AU01", "AU02", "AU04", "AU05", "AU07", "AU09", "AU15", "AU17", "AU20", "AU23"):
+        t, moved, _ = _moved_at(rig, **{name: 5})
+        src, dst = t[:468], moved[:468]
+        tri = Delaunay(0.5 * (src + dst)).simplices
+
+        def signed_area(p):
+            a, b, c = p[tri[:, 0]], p[tri[:, 1]], p[tri[:, 2]]
+            return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+        before, after = signed_area(src), signed_area(dst)
+        real = (np.abs(before) > 0.5) & (np.abs(after) > 0.5)
+        assert np.all(np.sign(after[real]) == np.sign(before[real])), name
+
+
+def test_closing_lid_samples_the_lid_skin_above_the_lashes():
+    from reenact.models.rig.eyes import lid_skin_source
+
+    t = _template(256)[None].astype(np.float64)
+    assert np.array_equal(lid_skin_source(t, np.zeros(1)), t)            # no blink: unchanged
+    half, shut = lid_skin_source(t, np.full(1, 0.5)), lid_skin_source(t, np.ones(1))
+    mid, crease = R.EYE_L_UPPER[4], R.LID_CREASE_L[4]
+    assert t[0, crease, 1] < shut[0, mid, 1] < half[0, mid, 1] < t[0, mid, 1]  # up, not past the crease
+    others = np.setdiff1d(np.arange(478), R.EYE_L_UPPER[1:-1] + R.EYE_R_UPPER[1:-1])
+    assert np.array_equal(shut[0, others], t[0, others])
+
+
+def test_magnitude_floor_scales_a_short_field_up_to_its_facs_target(rig):
+    from research.rig.fit import magnitude_floor
+    from research.rig.magnitudes import TARGETS, au_movements
+
+    w = rig.weights.astype(np.float64).copy()
+    w[au_index("AU05")] *= 0.5
+    before = au_movements(w)["AU05"]["upper_lid_up"]
+    gains = magnitude_floor(w, max_gain=4.0)
+    after = au_movements(w)["AU05"]["upper_lid_up"]
+    assert gains["AU05"] > 1.5 and after == pytest.approx(TARGETS["AU05"]["upper_lid_up"], rel=1e-6)
+    assert after > before
+    assert all(g >= 1.0 for g in gains.values())                      # never weakens a field

@@ -1,4 +1,11 @@
-"""The lash line of a closing eye.
+"""The closing eye: the lid made of the face's own lid skin, and the lash line along it.
+
+A blink warps the upper lid down onto the lower one. Sampled from the input's lid as it is, the
+closed lid is the strip between the crease and the lid margin stretched over the whole eye, and
+the lashes at its lower edge smear into a grey band. ``lid_skin_source`` moves the warp's *source*
+points of the upper lid up into the lid skin, by a share of the lid's height growing with the
+closure: the closed lid then samples skin only, and the lash band is squeezed into the closed
+line, where ``lash_weight`` paints a thin line in the face's own lash colour.
 
 A blink closes the upper lid onto the lower one by warping; along the line where they meet, the
 pixels come from the lower lid's margin, where the white of the eye begins, and show as a dotted
@@ -16,6 +23,25 @@ import torch
 from reenact.models.rig import regions as R
 
 _UPPERS = (np.asarray(R.EYE_L_UPPER), np.asarray(R.EYE_R_UPPER))
+_CREASES = (np.asarray(R.LID_CREASE_L), np.asarray(R.LID_CREASE_R))
+_TAPER = np.array([0.3, 1.0, 1.0, 1.0, 1.0, 1.0, 0.3])   # per upper-lid point, corners excluded
+LASH_SHARE = 0.75     # of the margin-to-crease height: the lashes and lid margin seen from the front
+
+
+def lid_skin_source(src_pts: np.ndarray, closure: np.ndarray, share: float = LASH_SHARE) -> np.ndarray:
+    """The warp's source points for closing eyes: (N, 478, 2) float, a copy of ``src_pts`` with
+    each upper-lid point (corners excluded) raised toward its crease point by ``share`` x closure
+    of the height between them. closure (N,) in [0, 1]; 0 returns the points unchanged (linear in
+    closure: no jump as a blink starts)."""
+    out = np.array(src_pts, np.float64, copy=True)
+    c = np.clip(np.asarray(closure, np.float64), 0.0, 1.0)
+    for upper, crease in zip(_UPPERS, _CREASES):
+        u, k = upper[1:-1], crease[1:-1]
+        height = np.maximum(out[:, u, 1] - out[:, k, 1], 0.0)
+        # Tapered at the corners: there the lids meet at a wedge of white, which a raised source
+        # point would pull into the closed lid as a bright dot.
+        out[:, u, 1] -= share * c[:, None] * height * _TAPER
+    return out
 
 
 def lash_colour(crops01: torch.Tensor, src_pts: np.ndarray) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch
 from reenact.aus.names import NUM_AUS
 from reenact.models.protocol import GeneratorOutput
 from reenact.models.rig.appearance import AppearanceModel
-from reenact.models.rig.eyes import lash_colour, lash_weight
+from reenact.models.rig.eyes import lash_colour, lash_weight, lid_skin_source
 from reenact.models.rig.model import BLINK, RigModel, _iod
 from reenact.models.rig.regions import LIP_INNER_LOWER, LIP_INNER_UPPER
 
@@ -91,7 +91,10 @@ class RigGenerator:
         src = landmarks.detach().float().cpu().numpy()
         dst = self.model.displace(src, delta, s, self.cfg.margin)
         step = self.cfg.flow_step
-        lattice = np.stack([backward_flow(src[i], dst[i], s, step) for i in range(n)])
+        closure = np.clip(delta[:, BLINK] / 5.0 * self.model.blink_close, 0.0, 1.0)
+        # A closing lid samples the input's lid skin above the lashes (eyes.lid_skin_source).
+        warp_src = lid_skin_source(src, closure) if self.cfg.lash_line else src
+        lattice = np.stack([backward_flow(warp_src[i], dst[i], s, step) for i in range(n)])
         box = self._moving_box(lattice, s, step)
         if box is None:                       # nothing moves: the input, exactly
             return GeneratorOutput(color=crops.clone(), attention=torch.ones_like(crops[:, :1]))
@@ -104,7 +107,6 @@ class RigGenerator:
         opens = _mouth_opens(src, dst)
         if self.cfg.mouth_fill and opens.any():
             sub, moving = self._fill_mouth(crops, src, dst, full, sub, moving, (x0, y0), opens)
-        closure = np.clip(delta[:, BLINK] / 5.0 * self.model.blink_close, 0.0, 1.0)
         if self.cfg.lash_line and (closure > 0.7).any():
             w = torch.from_numpy(lash_weight(dst, closure, (x0, y0, x1, y1))).to(sub.device, sub.dtype)
             lash = (lash_colour((crops + 1.0) * 0.5, src) * 2.0 - 1.0).view(n, 3, 1, 1)

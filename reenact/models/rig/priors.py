@@ -24,44 +24,79 @@ _MID_BROW = (105, 52, 334, 282)
 _OUTER_BROW = (70, 63, 46, 53, 300, 293, 276, 283)
 _UPPER_LIDS = R.EYE_L_UPPER[1:-1] + R.EYE_R_UPPER[1:-1]
 _LOWER_LIDS = R.EYE_L_LOWER[1:-1] + R.EYE_R_LOWER[1:-1]
+_LOWER_LIDS_MID = R.EYE_L_LOWER[2:-2] + R.EYE_R_LOWER[2:-2]
+_LOWER_BY_CORNERS = (R.EYE_L_LOWER[1], R.EYE_L_LOWER[-2], R.EYE_R_LOWER[1], R.EYE_R_LOWER[-2])
+_UPPER_LIDS_MID = R.EYE_L_UPPER[2:-2] + R.EYE_R_UPPER[2:-2]
+_UPPER_BY_CORNERS = (R.EYE_L_UPPER[1], R.EYE_L_UPPER[-2], R.EYE_R_UPPER[1], R.EYE_R_UPPER[-2])
 _CREASES = R.LID_CREASE_L[1:-1] + R.LID_CREASE_R[1:-1]
 _UNDER_EYES = R.UNDER_EYE_L[1:-1] + R.UNDER_EYE_R[1:-1]
 _CHEEKS = R.CHEEK_L + R.CHEEK_R
-_CORNERS = R.MOUTH_CORNERS + R.INNER_CORNERS
+# The corners with the mesh points packed between the outer and inner corner (62, 76 and mirrors: the
+# 2 px between 61 and 78 at 256 px): left to the falloff they lag the corners and their slivers flip.
+_CORNERS = R.MOUTH_CORNERS + R.INNER_CORNERS + (62, 76, 292, 306)
 _NEAR_CORNERS = (185, 146, 191, 95, 409, 375, 415, 324)
 _UPPER_LIP = tuple(set(R.LIP_OUTER_UPPER[1:-1] + R.LIP_INNER_UPPER[1:-1]) - set(_NEAR_CORNERS))
 _LOWER_LIP = tuple(set(R.LIP_OUTER_LOWER[1:-1] + R.LIP_INNER_LOWER[1:-1]) - set(_NEAR_CORNERS))
+# Infraorbital triangle: the cheek skin beside the nose, below the eyes (lifted by AU9).
+_INFRAORBITAL = (47, 100, 126, 142, 277, 329, 355, 371)
+# The skin between the lower lip and the chin boss (moves with both under AU17).
+_LABIOMENTAL = (90, 180, 85, 16, 315, 404, 320)
 _LIPS_ALL = tuple(set(R.LIP_OUTER_UPPER + R.LIP_OUTER_LOWER + R.LIP_INNER_UPPER + R.LIP_INNER_LOWER))
 
+# Amplitudes follow the FACS Manual's appearance changes at intensity E (Ekman, Friesen & Hager
+# 2002), sized from maximal voluntary displacements measured on real faces (IOD ~ 62 mm: brow
+# raise ~9-10 mm, brow lowering ~7 mm with the heads pulled ~4 mm together, upper-lid raise ~3-4 mm,
+# jaw drop ~12 mm); research/rig/magnitudes.py holds the named targets the fit checks.
 HANDLES: dict[str, list[Handle]] = {
-    "AU01": [(_INNER_BROW, (0.0, -0.11)), (_MID_BROW, (0.0, -0.06)), (_OUTER_BROW, (0.0, -0.01)),
+    # Inner brow up: the oblique brow (with AU4 the sad brow); the crease above the lid follows.
+    "AU01": [(_INNER_BROW, (0.0, -0.12)), (_MID_BROW, (0.0, -0.07)), (_OUTER_BROW, (0.0, -0.015)),
              (_CREASES, (0.0, -0.03))],
-    "AU02": [(_OUTER_BROW, (0.0, -0.11)), (_MID_BROW, (0.0, -0.07)), (_INNER_BROW, (0.0, -0.02)),
-             (_CREASES, (0.0, -0.03))],
-    "AU04": [(_INNER_BROW, (-0.05, 0.07)), (_MID_BROW, (-0.02, 0.06)), (_OUTER_BROW, (0.0, 0.03)),
-             (_CREASES, (0.0, 0.025))],
-    "AU05": [(_UPPER_LIDS, (0.0, -0.045)), (_CREASES, (0.0, -0.02)), (_LOWER_LIDS, (0.0, 0.0))],
+    # Outer brow up (with AU1 the whole brow rises and arches).
+    "AU02": [(_OUTER_BROW, (0.0, -0.12)), (_MID_BROW, (0.0, -0.08)), (_INNER_BROW, (0.0, -0.025)),
+             (_CREASES, (0.0, -0.035))],
+    # Brows down AND together: the medial heads most (corrugator and depressor supercilii), so the
+    # skin between them bunches against the fixed glabella; the brow skin pushes the crease down.
+    "AU04": [(_INNER_BROW, (-0.06, 0.11)), (_MID_BROW, (-0.03, 0.08)), (_OUTER_BROW, (-0.01, 0.035)),
+             (_CREASES, (0.0, 0.03))],
+    # Upper lid up: more sclera above the iris; the crease folds up under the brow.
+    "AU05": [(_UPPER_LIDS, (0.0, -0.06)), (_CREASES, (0.0, -0.025)), (_LOWER_LIDS, (0.0, 0.0))],
     "AU06": [(_CHEEKS, (0.0, -0.05)), (_UNDER_EYES, (0.0, -0.035)), (_LOWER_LIDS, (0.0, -0.02)),
              (_UPPER_LIDS, (0.0, 0.0))],
-    "AU07": [(_LOWER_LIDS, (0.0, -0.03)), (_UNDER_EYES, (0.0, -0.015)), (_UPPER_LIDS, (0.0, 0.005))],
-    "AU09": [(R.NOSE_WING, (0.0, -0.04)), (_UPPER_LIP, (0.0, -0.02)), (_INNER_BROW, (0.0, 0.02))],
-    "AU10": [(_UPPER_LIP, (0.0, -0.06)), (_NEAR_CORNERS[:2] + _NEAR_CORNERS[4:6], (0.0, -0.03)),
+    # Lids tightened: the lower lid rises and straightens, the upper lid comes down a little.
+    # The points next to the eye corners move less: there the lids nearly touch and would cross.
+    "AU07": [(_LOWER_LIDS_MID, (0.0, -0.05)), (_LOWER_BY_CORNERS, (0.0, -0.015)),
+             (_UNDER_EYES, (0.0, -0.02)), (_UPPER_LIDS_MID, (0.0, 0.012)),
+             (_UPPER_BY_CORNERS, (0.0, 0.0))],
+    # Nose wrinkler: wings and the infraorbital triangle up, upper lip up a little, the brows'
+    # medial ends pulled down (procerus).
+    "AU09": [(R.NOSE_WING, (0.0, -0.06)), (_INFRAORBITAL, (0.0, -0.035)), (_UPPER_LIP, (0.0, -0.025)),
+             (_INNER_BROW, (-0.01, 0.045)), (_MID_BROW, (0.0, 0.02))],
+    "AU10": [(_UPPER_LIP, (0.0, -0.07)), (_NEAR_CORNERS[:2] + _NEAR_CORNERS[4:6], (0.0, -0.035)),
              (_CORNERS, (0.0, -0.015)), (_LOWER_LIP, (0.0, 0.0))],
     "AU12": [(_CORNERS, (0.07, -0.10)), (_NEAR_CORNERS, (0.05, -0.07)), (_CHEEKS, (0.0, -0.03)),
              (_UPPER_LIP, (0.0, -0.01)), (_LOWER_LIP, (0.0, 0.0))],
     "AU14": [(_CORNERS, (0.03, -0.01)), (_NEAR_CORNERS, (0.02, 0.0))],
-    "AU15": [(_CORNERS, (0.0, 0.08)), (_NEAR_CORNERS, (0.0, 0.05)), (_UPPER_LIP, (0.0, 0.0)),
+    # Lip corners pulled down (and a little out); the lower lip's middle stays.
+    "AU15": [(_CORNERS, (0.01, 0.085)), (_NEAR_CORNERS, (0.005, 0.05)), (_UPPER_LIP, (0.0, 0.0)),
              (_LOWER_LIP, (0.0, 0.01))],
-    "AU17": [(R.CHIN, (0.0, -0.05)), (_LOWER_LIP, (0.0, -0.04)), (_UPPER_LIP, (0.0, -0.01))],
-    "AU20": [(_CORNERS, (0.08, 0.02)), (_NEAR_CORNERS, (0.05, 0.01)), (_UPPER_LIP, (0.0, 0.0)),
-             (_LOWER_LIP, (0.0, 0.0))],
-    "AU23": [(R.LIP_OUTER_UPPER[1:-1], (0.0, 0.02)), (R.LIP_OUTER_LOWER[1:-1], (0.0, -0.02)),
-             (_CORNERS, (-0.02, 0.0))],
+    # Chin boss and lower lip pushed up, the lower lip's red turned out (its outer edge rises more
+    # than the inner), the middle of the mouth line rises so the line curves down to the corners.
+    "AU17": [(R.CHIN, (0.0, -0.06)), (_LABIOMENTAL, (0.0, -0.068)), (R.LIP_OUTER_LOWER[2:-2], (0.0, -0.075)),
+             (R.LIP_INNER_LOWER[2:-2], (0.0, -0.05)), (_UPPER_LIP, (0.0, -0.03)),
+             (_CORNERS, (0.0, 0.005))],
+    # Lips stretched sideways (risorius), the corners a little down; the mouth flattens.
+    "AU20": [(_CORNERS, (0.085, 0.015)), (_NEAR_CORNERS, (0.055, 0.01)), (_UPPER_LIP, (0.0, 0.005)),
+             (_LOWER_LIP, (0.0, -0.005))],
+    # Lip red narrowed: the outer edges roll in toward the lip line, the corners come in a little.
+    "AU23": [(R.LIP_OUTER_UPPER[1:-1], (0.0, 0.035)), (R.LIP_OUTER_LOWER[1:-1], (0.0, -0.035)),
+             (R.LIP_INNER_UPPER[1:-1], (0.0, 0.0)), (R.LIP_INNER_LOWER[1:-1], (0.0, 0.0)),
+             (_CORNERS, (-0.025, 0.0))],
     "AU25": [(R.LIP_INNER_UPPER[2:-2], (0.0, -0.03)), (R.LIP_OUTER_UPPER[2:-2], (0.0, -0.012)),
              (R.LIP_INNER_LOWER[2:-2], (0.0, 0.10)), (R.LIP_OUTER_LOWER[2:-2], (0.0, 0.07)),
              (_CORNERS, (0.0, 0.0)), (R.CHIN, (0.0, 0.02))],
-    "AU26": [(R.CHIN, (0.0, 0.20)), (R.LIP_OUTER_LOWER[1:-1], (0.0, 0.17)),
-             (R.LIP_INNER_LOWER[1:-1], (0.0, 0.18)), (R.JAW, (0.0, 0.09)),
+    # Jaw down: chin, lower lip and jaw line drop; the upper lip stays.
+    "AU26": [(R.CHIN, (0.0, 0.21)), (R.LIP_OUTER_LOWER[1:-1], (0.0, 0.18)),
+             (R.LIP_INNER_LOWER[1:-1], (0.0, 0.19)), (R.JAW, (0.0, 0.09)),
              (R.LIP_INNER_UPPER, (0.0, 0.0)), (R.LIP_OUTER_UPPER, (0.0, 0.0))],
     # AU45 (blink) is not a fixed field: the generator closes each lid by the face's own aperture.
     "AU45": [],
@@ -103,7 +138,8 @@ NOSE_AUS = ("AU09", "AU10")
 # Brow AUs never move the lids (the crying clip raises the brows while the eyes squeeze shut, and
 # a regression would otherwise make "brows up" droop the lids).
 _LIDS = R.EYE_L_UPPER + R.EYE_L_LOWER + R.EYE_R_UPPER + R.EYE_R_LOWER
-EXCLUDED: dict[str, tuple[int, ...]] = {"AU01": _LIDS, "AU02": _LIDS, "AU04": _LIDS}
+# AU9's procerus pull on the brows' heads does not reach the lids either.
+EXCLUDED: dict[str, tuple[int, ...]] = {"AU01": _LIDS, "AU02": _LIDS, "AU04": _LIDS, "AU09": _LIDS}
 
 
 def protected_points(template: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarray]:
