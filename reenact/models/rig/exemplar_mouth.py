@@ -155,9 +155,20 @@ _EX_A, _EX_B = (np.asarray(c, np.float64) for c in PATCH_CORNERS)
 _EX_E, _EX_N, _EX_L = _frame(_EX_A, _EX_B)
 
 
+def _cavity(up: np.ndarray, lo: np.ndarray, t: np.ndarray, lip: np.ndarray) -> np.ndarray:
+    """Shading (h, w, 3) of the dark of the mouth where the teeth part, relative to its darkest
+    colour: darkest at the throat (a little above the middle of the opening), the tongue rising
+    toward the lower teeth in the lip's own hue (``lip``, (3,) relative colour)."""
+    v = np.clip((t - up) / np.maximum(lo - up, 1e-4), 0.0, 1.0)[..., None]
+    throat = 0.55 + 0.45 * np.abs(2.0 * v - 0.9).clip(max=1.0)
+    tongue = np.clip((v - 0.55) / 0.35, 0.0, 1.0) ** 2
+    return throat * (1.0 - 0.6 * tongue) + 0.6 * tongue * lip
+
+
 def _draw_one(lib: MouthLibrary, k: int, u: np.ndarray, t: np.ndarray, up: np.ndarray,
-              lo: np.ndarray, fade: float) -> np.ndarray:
-    """Exemplar k seen through the target's opening: (h, w, 3) in [0, 1], exemplar colours."""
+              lo: np.ndarray, fade: float, cavity: np.ndarray) -> np.ndarray:
+    """Exemplar k seen through the target's opening: (h, w, 3) in [0, 1], exemplar colours;
+    ``cavity`` shades its dark of the mouth where the target opens wider than it."""
     uc = np.clip(u, 0.0, 1.0)
     eu, el = _curves(lib.inner[k].astype(np.float64), _EX_A, _EX_E, _EX_N, _EX_L, uc)
     half_e = np.maximum(0.5 * (el - eu), 0.0)
@@ -170,7 +181,7 @@ def _draw_one(lib: MouthLibrary, k: int, u: np.ndarray, t: np.ndarray, up: np.nd
     xy = _EX_A + uc[..., None] * _EX_L * _EX_E + te[..., None] * _EX_L * _EX_N
     sample = cv2.remap(lib.patches[k], xy[..., 0].astype(np.float32), xy[..., 1].astype(np.float32),
                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return alpha * sample + (1.0 - alpha) * lib.dark[k]
+    return alpha * sample + (1.0 - alpha) * lib.dark[k] * cavity
 
 
 def render(crops: torch.Tensor, src: np.ndarray, dst: np.ndarray, box: tuple[int, int, int, int],
@@ -186,7 +197,7 @@ def render(crops: torch.Tensor, src: np.ndarray, dst: np.ndarray, box: tuple[int
     c01 = (crops.detach() + 1.0) * 0.5
     colours, shares = [], []
     for i in range(len(crops)):
-        skin, _ = skin_and_lip_colour(c01[i].permute(1, 2, 0), src[i])
+        skin, lip = skin_and_lip_colour(c01[i].permute(1, 2, 0), src[i])
         a, b = dst[i, 78].astype(np.float64), dst[i, 308].astype(np.float64)
         e, n, length = _frame(a, b)
         rx, ry = xs - a[0], ys - a[1]
@@ -197,7 +208,10 @@ def render(crops: torch.Tensor, src: np.ndarray, dst: np.ndarray, box: tuple[int
         out = np.zeros(u.shape + (3,))
         for k, wk in lib.choose(skin, cfg):
             gain = np.clip(skin / np.maximum(lib.skin[k], 1e-3), *cfg.gain_range)
-            out += wk * _draw_one(lib, k, u, t, up, lo, cfg.fade_px) * gain
+            # The tongue: the target's lip colour, darkened, expressed relative to the cavity's.
+            tongue = lip * 0.35 / np.maximum(lib.dark[k] * gain, 1e-3)
+            cavity = _cavity(up, lo, t, np.clip(tongue, 0.5, 2.5))
+            out += wk * _draw_one(lib, k, u, t, up, lo, cfg.fade_px, cavity) * gain
         # Light: darker toward the corners (the cheeks shade them); no clipped white (a soft
         # knee, so the teeth keep their gradation). The brightness itself comes from the gain:
         # teeth are much brighter than dark skin in a real photo, so no ceiling from the skin.
