@@ -124,6 +124,30 @@ def test_colour_follows_the_target_skin(rig, rng):
     assert (res_warm[0] - res_warm[2]) > (res_flat[0] - res_flat[2])
 
 
+def test_one_exemplar_is_matched_to_each_target(rig, library, rng):
+    """The gain, not only the choice: one exemplar drawn into a dark and a light, a neutral and a
+    warm target takes each one's brightness and colour balance."""
+    k = int(np.argmin(np.abs(library.skin.mean(1) - 0.55)))          # a mid-tone exemplar
+    pick = slice(k, k + 1)
+    one = MouthLibrary(library.patches[pick], library.inner[pick], library.skin[pick],
+                       library.lip[pick], library.dark[pick])
+    src = _template().numpy()
+    dst = rig.displace(src.astype(np.float64), _aus(**OPEN).numpy(), SIZE, 0.2).astype(np.float32)
+    box = (90, 140, 170, 200)
+    inside = torch.from_numpy(_open_polygon(rig)[140:200, 90:170] > 0.99)
+
+    def mean_rgb(crops):
+        colour, _ = render(crops, src, dst, box, one)
+        return colour[0][:, inside].mean(1)
+
+    assert mean_rgb(_face(0.4)).mean() > mean_rgb(_face(-0.4)).mean() + 0.1
+    warm = _face(0.1)
+    warm[:, 0] += 0.15
+    warm[:, 2] -= 0.15
+    w, f = mean_rgb(warm), mean_rgb(_face(0.1))
+    assert (w[0] - w[2]) > (f[0] - f[2]) + 0.02
+
+
 def test_same_input_same_exemplar_and_choice_is_continuous(rig, library, rng):
     crops = _face(0.1, rng)
     assert torch.equal(_edit(rig, crops), _edit(rig, crops.clone()))
