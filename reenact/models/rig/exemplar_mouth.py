@@ -48,17 +48,20 @@ _OFFSETS = np.stack(np.meshgrid(np.arange(-1, 2), np.arange(-1, 2)), -1).reshape
 def skin_and_lip_colour(image, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean colour (3,) of the cheeks and of the lips: 3 x 3 pixels around fixed landmarks.
 
-    image: (H, W, 3) in [0, 1], a numpy array or a torch tensor (a crop, channels last);
+    image: (H, W, 3) in [0, 1], a numpy array, or a torch tensor (3, H, W) in [-1, 1] (a crop
+    as the generator gets it);
     pts: (478, 2) landmarks in its pixels. The runtime and the library builder use this one
     function, so the target's and the exemplar's colours are measured alike."""
-    h, w = image.shape[:2]
+    torch_crop = isinstance(image, torch.Tensor)
+    h, w = image.shape[-2:] if torch_crop else image.shape[:2]
 
     def mean_at(idx):
         p = np.round(pts[idx]).astype(np.int64)[:, None, :] + _OFFSETS[None]
         xs = np.clip(p[..., 0], 0, w - 1).ravel()
         ys = np.clip(p[..., 1], 0, h - 1).ravel()
-        if isinstance(image, torch.Tensor):
-            return image[torch.from_numpy(ys), torch.from_numpy(xs)].mean(0).detach().float().cpu().numpy()
+        if torch_crop:
+            v = image.detach()[:, torch.from_numpy(ys), torch.from_numpy(xs)].mean(1)
+            return (v.float().cpu().numpy() + 1.0) * 0.5
         return np.asarray(image[ys, xs], np.float32).mean(0)
 
     return mean_at(_SKIN), mean_at(_LIP)
@@ -67,13 +70,14 @@ def skin_and_lip_colour(image, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 @dataclass(frozen=True)
 class ExemplarConfig:
     """tau: skin-colour distance (RGB, 0-1) over which the choice blends to the next exemplar;
-    min_weight: exemplars below this share are not drawn; gain_range: limits of the per-channel
+    min_weight: subtracted from both shares (then renormalised): a second exemplar below it is
+    not drawn, and its share fades out without a step; gain_range: limits of the per-channel
     colour gain; ceiling: no channel brighter than this (a soft knee from 0.8 of it);
     corner_shade: brightness at the mouth corners relative to the middle; fade_px: the upper and
     lower teeth fade into the dark of the mouth over this many exemplar px; seam_px: below this
     opening (crop px) the old painted lip seam is kept, fully exemplar from seam_px + 4."""
 
-    tau: float = 0.015
+    tau: float = 0.01
     min_weight: float = 0.05
     gain_range: tuple[float, float] = (0.6, 1.6)
     ceiling: float = 0.93
@@ -121,14 +125,23 @@ class MouthLibrary:
                 raise ReenactError(f"{name} is not a mouth exemplar library: {e}") from e
 
     def choose(self, skin: np.ndarray, cfg: ExemplarConfig) -> list[tuple[int, float]]:
-        """[(exemplar index, weight)], weights summing to 1: a soft nearest match on skin colour,
-        continuous in ``skin`` (no switching between frames), deterministic."""
+        """[(exemplar index, weight)], at most two, weights summing to 1: a soft nearest match on
+        skin colour, continuous in ``skin`` (no switching between frames), deterministic.
+
+        Each candidate's score exp(-distance / tau) minus the third best's: the third has weight
+        exactly 0, so when the second and third trade places both are at 0 and nothing pops;
+        two mouths at most are blended (more would average the teeth into a blur)."""
         d = np.linalg.norm(self.skin - np.asarray(skin, np.float32)[None], axis=1)
-        w = np.exp(-(d - d.min()) / cfg.tau)
+        order = np.argsort(d, kind="stable")
+        score = np.exp(-(d[order] - d[order[0]]) / cfg.tau)
+        floor = score[2] if len(score) > 2 else 0.0
+        w = np.maximum(score[:2] - floor, 0.0)
+        if w.sum() <= 1e-12:                           # three exactly equidistant: the first
+            return [(int(order[0]), 1.0)]
         w /= w.sum()
-        keep = [int(i) for i in np.argsort(-w) if w[i] >= cfg.min_weight]
-        total = float(w[keep].sum())
-        return [(i, float(w[i]) / total) for i in keep]
+        w = np.maximum(w - cfg.min_weight, 0.0)        # a faint second is not drawn, continuously
+        w /= w.sum()
+        return [(int(order[j]), float(w[j])) for j in range(len(w)) if w[j] > 0.0]
 
 
 def _curves(pts: np.ndarray, origin: np.ndarray, e: np.ndarray, n: np.ndarray, length: float,
@@ -194,10 +207,9 @@ def render(crops: torch.Tensor, src: np.ndarray, dst: np.ndarray, box: tuple[int
     displaced inner-lip polygon are meant to be used (the caller masks with fill_weight)."""
     x0, y0, x1, y1 = box
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    c01 = (crops.detach() + 1.0) * 0.5
     colours, shares = [], []
     for i in range(len(crops)):
-        skin, lip = skin_and_lip_colour(c01[i].permute(1, 2, 0), src[i])
+        skin, lip = skin_and_lip_colour(crops[i], src[i])
         a, b = dst[i, 78].astype(np.float64), dst[i, 308].astype(np.float64)
         e, n, length = _frame(a, b)
         rx, ry = xs - a[0], ys - a[1]
