@@ -70,6 +70,7 @@ def skin_and_lip_colour(image, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 @dataclass(frozen=True)
 class ExemplarConfig:
     """tau: skin-colour distance (RGB, 0-1) over which the choice blends to the next exemplar;
+    chroma: how much of the skins' colour ratio (beyond brightness) the gain takes, 0-1;
     min_weight: subtracted from both shares (then renormalised): a second exemplar below it is
     not drawn, and its share fades out without a step; gain_range: limits of the per-channel
     colour gain; ceiling: no channel brighter than this (a soft knee from 0.8 of it);
@@ -80,6 +81,7 @@ class ExemplarConfig:
     tau: float = 0.01
     min_weight: float = 0.05
     gain_range: tuple[float, float] = (0.6, 1.6)
+    chroma: float = 0.5
     ceiling: float = 0.93
     corner_shade: float = 0.55
     fade_px: float = 2.5
@@ -189,12 +191,25 @@ def _draw_one(lib: MouthLibrary, k: int, u: np.ndarray, t: np.ndarray, up: np.nd
     upper = d_up <= d_lo
     d = np.where(upper, d_up, d_lo).clip(min=0.0)
     te = np.where(upper, eu + np.minimum(d, half_e), el - np.minimum(d, half_e))
-    # The teeth end where the exemplar's opening ends; beyond, the dark of its mouth.
-    alpha = np.clip((half_e - d) * _EX_L / fade, 0.0, 1.0)[..., None]
+    # The teeth end where the exemplar's opening ends; beyond, the dark of its mouth. Only where
+    # the target opens wider than the exemplar: a narrower one just meets its teeth at the middle
+    # (fading there too drew a black line between the upper and lower teeth).
+    wider = np.clip((0.5 * (lo - up) - half_e) * _EX_L / fade, 0.0, 1.0)
+    alpha = (1.0 - wider * (1.0 - np.clip((half_e - d) * _EX_L / fade, 0.0, 1.0)))[..., None]
     xy = _EX_A + uc[..., None] * _EX_L * _EX_E + te[..., None] * _EX_L * _EX_N
     sample = cv2.remap(lib.patches[k], xy[..., 0].astype(np.float32), xy[..., 1].astype(np.float32),
                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return alpha * sample + (1.0 - alpha) * lib.dark[k] * cavity
+
+
+def _gain(target_skin: np.ndarray, exemplar_skin: np.ndarray, cfg: ExemplarConfig) -> np.ndarray:
+    """Per-channel gain (3,) from the exemplar's light to the target's: the full brightness ratio
+    of the two skins, but only ``cfg.chroma`` (a power) of their colour ratio. The skin ratio mixes
+    light and skin pigment; teeth have no skin pigment, so taking the whole colour ratio tinted
+    them (blue-grey teeth on a pinkish-grey face)."""
+    ratio = target_skin / np.maximum(exemplar_skin, 1e-3)
+    level = float(target_skin.mean() / max(float(exemplar_skin.mean()), 1e-3))
+    return np.clip(level * (ratio / max(level, 1e-3)) ** cfg.chroma, *cfg.gain_range)
 
 
 def render(crops: torch.Tensor, src: np.ndarray, dst: np.ndarray, box: tuple[int, int, int, int],
@@ -219,7 +234,7 @@ def render(crops: torch.Tensor, src: np.ndarray, dst: np.ndarray, box: tuple[int
         up, lo = _curves(inner, a, e, n, length, np.clip(u, 0.0, 1.0))
         out = np.zeros(u.shape + (3,))
         for k, wk in lib.choose(skin, cfg):
-            gain = np.clip(skin / np.maximum(lib.skin[k], 1e-3), *cfg.gain_range)
+            gain = _gain(skin, lib.skin[k], cfg)
             # The tongue: the target's lip colour, darkened, expressed relative to the cavity's.
             tongue = lip * 0.35 / np.maximum(lib.dark[k] * gain, 1e-3)
             cavity = _cavity(up, lo, t, np.clip(tongue, 0.5, 2.5))
