@@ -21,6 +21,7 @@ from reenact.models.rig.regions import LIP_INNER_LOWER, LIP_INNER_UPPER
 
 INNER_LIPS = LIP_INNER_UPPER + LIP_INNER_LOWER
 from reenact.models.rig.mouth import MouthConfig, fill_weight, paint_mouth
+from reenact.models.rig.exemplar_mouth import ExemplarConfig, MouthLibrary, render as render_exemplar
 from reenact.models.rig.warp import apply_flow, backward_flow, motion_mask, upsample_flow
 from reenact.models.rig.wrinkles import WrinkleModel
 from reenact.tracking.align import AlignConfig
@@ -45,6 +46,8 @@ class RigConfig:
     min_delta: float = 1e-3
     mouth: MouthConfig = MouthConfig()
     mouth_fill: bool = True
+    mouth_exemplars: bool = True
+    exemplar: ExemplarConfig = ExemplarConfig()
     lash_line: bool = True
     flow_step: int = 1
     appearance: bool = True
@@ -67,6 +70,7 @@ class RigGenerator:
             else AppearanceModel.load()
         self.wrinkles = wrinkles if wrinkles is not None or not (cfg.appearance and cfg.wrinkles) \
             else WrinkleModel.load()
+        self.mouth_library = MouthLibrary.load() if cfg.mouth_fill and cfg.mouth_exemplars else None
         self.image_size = cfg.size
         self.align = AlignConfig(size=cfg.size, margin=cfg.margin)
         self.device = torch.device(device)
@@ -149,10 +153,18 @@ class RigGenerator:
         if mx1 <= mx0 or my1 <= my0:
             return sub, moving
         off = np.array([mx0, my0], np.float32)
-        w = fill_weight(src - off, dst - off, full[:, my0:my1, mx0:mx1], crops, (mx0, my0))
+        # With real teeth to show, the input's own opening is kept only where it is more than a
+        # seam (its own teeth); a thin dark seam stretched by the warp would cut through them.
+        own_erode = 2 if self.mouth_library is not None else 1
+        w = fill_weight(src - off, dst - off, full[:, my0:my1, mx0:mx1], crops, (mx0, my0), own_erode)
         w = w * torch.from_numpy(opens).to(w.device, w.dtype).view(-1, 1, 1, 1)
-        painted = paint_mouth(crops, dst, (mx0, my0, mx1, my1), _iod(dst.astype(np.float64)),
-                              self.cfg.mouth)
+        box = (mx0, my0, mx1, my1)
+        painted = paint_mouth(crops, dst, box, _iod(dst.astype(np.float64)), self.cfg.mouth)
+        if self.mouth_library is not None:
+            # A real mouth where the lips part wide enough; the painted seam where they barely do.
+            real, share = render_exemplar(crops, src, dst, box, self.mouth_library, self.cfg.exemplar)
+            painted = painted * (1.0 - share) + real * share
+            w = _soften_inside(w)
         ys = slice(my0 - origin[1], my1 - origin[1])
         xs = slice(mx0 - origin[0], mx1 - origin[0])
         sub = sub.clone()
@@ -175,6 +187,16 @@ class RigGenerator:
         # the batch (a face edited alone or beside others gives the same result).
         return (max((int(xs.min()) - grow) // 2 * 2, 0), max((int(ys.min()) - grow) // 2 * 2, 0),
                 min(int(xs.max()) + grow + 1, size), min(int(ys.max()) + grow + 1, size))
+
+
+def _soften_inside(w: torch.Tensor) -> torch.Tensor:
+    """The fill weight with a soft inner edge: faded over about a pixel inward from the inner lip
+    line (the lip's own warped pixels show through there), never extended outside it."""
+    k = torch.tensor([0.27, 0.46, 0.27], dtype=w.dtype, device=w.device)   # Gaussian, sigma ~1 px
+    kx, ky = k.view(1, 1, 1, 3), k.view(1, 1, 3, 1)
+    blur = torch.nn.functional.conv2d(torch.nn.functional.pad(w, (1, 1, 0, 0), mode="replicate"), kx)
+    blur = torch.nn.functional.conv2d(torch.nn.functional.pad(blur, (0, 0, 1, 1), mode="replicate"), ky)
+    return w * blur
 
 
 def _mouth_opens(src: np.ndarray, dst: np.ndarray, min_px: float = 0.5) -> np.ndarray:

@@ -53,14 +53,15 @@ def polygon_masks(points: np.ndarray, hw: tuple[int, int], erode_px: int = 0) ->
 
 
 def fill_weight(src_pts: np.ndarray, dst_pts: np.ndarray, flow: torch.Tensor, crops: torch.Tensor,
-                offset: tuple[int, int]) -> torch.Tensor:
+                offset: tuple[int, int], own_erode_px: int = 1) -> torch.Tensor:
     """Where to paint: inside the output's mouth opening, except where the warp already brings the
-    input's own mouth interior. Points are relative to the box (top-left ``offset`` in the crop)
+    input's own mouth interior (its opening shrunk by ``own_erode_px``: a seam narrower than
+    about twice that is not kept, the warp would only stretch it into a dark bar). Points are relative to the box (top-left ``offset`` in the crop)
     that ``flow`` (N, h, w, 2) covers. Returns (N, 1, h, w) in [0, 1]."""
     h, w = flow.shape[1:3]
     size = crops.shape[-1]
     dst_in = torch.from_numpy(polygon_masks(dst_pts, (h, w))).to(flow.device, flow.dtype)
-    src_full = polygon_masks(src_pts + offset, (size, size), erode_px=1)
+    src_full = polygon_masks(src_pts + offset, (size, size), erode_px=own_erode_px)
     src_in = torch.from_numpy(src_full).to(flow.device, flow.dtype)
     return (dst_in * (1.0 - apply_flow(src_in, flow, offset))).clamp(0.0, 1.0)
 
