@@ -52,7 +52,7 @@ GEN_COLUMNS = [("config", "config", "{}"), ("backend", "backend", "{}"), ("preci
                ("faces_per_s", "faces/s", "{:.1f}"), ("gmacs_model", "GMAC/face", "{:.2f}"),
                ("gmacs_per_face", "GMAC run", "{:.2f}"),
                ("gflops", "GFLOP/s", "{:.1f}"), ("peak_label", "yardstick", "{}"),
-               ("peak_gflops", "peak GFLOP/s", "{:.0f}"), ("peak_fraction", "of peak", "{:.0%}"),
+               ("peak_gflops", "peak GFLOP/s", "{:.3g}"), ("peak_fraction", "of peak", "{:.0%}"),
                ("max_abs_diff", "max diff", "{:.1e}"), ("mean_abs_diff", "mean diff", "{:.1e}"),
                ("peak_note", "note", "{}")]
 
@@ -161,8 +161,8 @@ def print_report(out: dict) -> None:
               ", ".join(f"{v:.1f}" for v in out["machine"]["loadavg_end"]))
     for p in out["peak"].values():
         print(f"yardstick {p['precision']} matmul on {p['threads']} threads ({p['n']}^2): "
-              f"{p['gflops_median']:.0f} GFLOP/s, median of " +
-              ", ".join(f"{v:.0f}" for v in p["samples"]))
+              f"{p['gflops_median']:.3g} GFLOP/s, median of " +
+              ", ".join(f"{v:.3g}" for v in p["samples"]))
     if out.get("generator"):
         print()
         print(bl.table([r for r in out["generator"] if not r.get("error")], GEN_COLUMNS))
