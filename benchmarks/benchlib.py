@@ -173,8 +173,14 @@ class Yardstick:
             return
         got = self.samples.setdefault((prec, threads), [])
         if len(got) < self.repeats:
-            got.append(matmul_peak(threads, n=self.n, runs=self.runs, precision=prec,
+            got.append(matmul_peak(threads, n=self.side(prec), runs=self.runs, precision=prec,
                                    device=self.device)["gflops_median"])
+
+    def side(self, precision: str) -> int:
+        """The matrix side for ``precision``: smaller where the CPU only emulates bf16 (torch's
+        bf16 matmul runs below 1 GFLOP/s there: a 1536^2 product would take 20 s)."""
+        emulated = precision == "bf16" and not self.device.startswith("cuda") and not cpu_flags() & BF16_FLAGS
+        return min(self.n, 384) if emulated else self.n
 
     def peak(self, precision: str, threads: int) -> float | None:
         """The median peak (GFLOP/s) for a row in ``precision`` on ``threads`` threads (None: n/a)."""
@@ -204,7 +210,7 @@ class Yardstick:
         return row
 
     def as_dict(self) -> dict:
-        return {f"{p}@{t}": {"precision": p, "threads": t, "n": self.n,
+        return {f"{p}@{t}": {"precision": p, "threads": t, "n": self.side(p),
                              "gflops_median": statistics.median(v), "samples": v}
                 for (p, t), v in self.samples.items()}
 
