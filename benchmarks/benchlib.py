@@ -40,6 +40,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# CPU features with bfloat16 arithmetic (without them bf16 is emulated in fp32)
+BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
+
+
 def cpu_flags() -> set[str]:
     try:
         with open("/proc/cpuinfo") as f:
@@ -63,9 +67,14 @@ def machine() -> dict:
                                                       "avx512_vnni", "fma")),
             "gpu": gpu, "python": platform.python_version(), "torch": torch.__version__,
             # Other work on the machine skews every figure: record how busy it was.
-            "loadavg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "loadavg_1min": (loadavg() or [None])[0], "loadavg_start": loadavg(),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "libraries": _versions()}
+
+
+def loadavg() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (None where the OS has none)."""
+    return list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
 def _versions() -> dict:
@@ -114,15 +123,135 @@ def time_call(fn, *, warmup: int = 2, runs: int = 5, min_time: float = 0.0, sync
     return Timing(statistics.median(times), min(times), len(times))
 
 
-def matmul_peak(threads: int = 2, n: int = 2048, runs: int = 5) -> dict:
-    """The machine's float32 matmul rate on ``threads`` threads (GFLOP/s, 2 n^3 flops per product)."""
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def matmul_peak(threads: int = 2, n: int = 2048, runs: int = 5, precision: str = "fp32",
+                device: str = "cpu") -> dict:
+    """The machine's matmul rate in ``precision`` on ``threads`` threads (GFLOP/s, 2 n^3 flops
+    per product): best and median of ``runs`` products."""
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else None
     with torch_threads(threads):
         g = torch.Generator().manual_seed(0)
-        a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
-        t = time_call(lambda: a @ b, warmup=2, runs=runs)
+        a = torch.randn(n, n, generator=g).to(dev, DTYPES[precision])
+        b = torch.randn(n, n, generator=g).to(dev, DTYPES[precision])
+        t = time_call(lambda: a @ b, warmup=2, runs=runs, sync=sync)
     flops = 2.0 * n ** 3
-    return {"threads": threads, "n": n, "gflops_best": flops / t.min_s / 1e9,
+    return {"threads": threads, "n": n, "precision": precision, "gflops_best": flops / t.min_s / 1e9,
             "gflops_median": flops / t.median_s / 1e9}
+
+
+def yardstick_precision(precision: str, device: str = "cpu") -> str | None:
+    """The torch matmul precision a row in ``precision`` is judged against; None where torch has
+    no comparable matmul (int8: the quantized convolutions have no torch counterpart here; fp16
+    on the CPU: no CPU runtime here runs fp16 kernels, and torch's CPU fp16 matmul is not one)."""
+    if precision in ("fp32", "bf16"):
+        return precision
+    if precision == "fp16" and device.startswith("cuda"):
+        return "fp16"
+    return None
+
+
+class Yardstick:
+    """Matmul peaks per (precision, threads): the yardstick of each generator row is the peak
+    measured with the precision and threads that row ran with.
+
+    The first ``repeats`` requests for a key each add one measurement (spread over the run, since
+    the share of a shared machine we get changes; any still missing are taken when the rows are
+    judged), and every row of a key is judged against the median of its ``repeats``
+    measurements, so rows of one key share one yardstick."""
+
+    def __init__(self, n: int = 1536, runs: int = 3, repeats: int = 3, device: str = "cpu"):
+        self.n, self.runs, self.repeats, self.device = n, runs, repeats, device
+        self.samples: dict[tuple[str, int], list[float]] = {}
+
+    def sample(self, precision: str, threads: int) -> None:
+        """Measure the (precision, threads) peak once more, unless it has ``repeats`` measurements."""
+        prec = yardstick_precision(precision, self.device)
+        if prec is None:
+            return
+        got = self.samples.setdefault((prec, threads), [])
+        if len(got) < self.repeats:
+            got.append(matmul_peak(threads, n=self.side(prec), runs=self.runs, precision=prec,
+                                   device=self.device)["gflops_median"])
+
+    def side(self, precision: str) -> int:
+        """The matrix side for ``precision``: smaller where the CPU only emulates bf16 (torch's
+        bf16 matmul runs below 1 GFLOP/s there: a 1536^2 product would take 20 s)."""
+        emulated = precision == "bf16" and not self.device.startswith("cuda") and not cpu_flags() & BF16_FLAGS
+        return min(self.n, 384) if emulated else self.n
+
+    def peak(self, precision: str, threads: int) -> float | None:
+        """The median peak (GFLOP/s) for a row in ``precision`` on ``threads`` threads (None: n/a)."""
+        prec = yardstick_precision(precision, self.device)
+        if prec is None:
+            return None
+        while len(self.samples.get((prec, threads), ())) < self.repeats:
+            self.sample(precision, threads)
+        return statistics.median(self.samples[(prec, threads)])
+
+    def judge(self, row: dict) -> dict:
+        """Set the row's yardstick (peak_gflops, peak_precision, peak_threads), its fraction of it,
+        and a note where the fraction is n/a or above 100%."""
+        prec = yardstick_precision(row["precision"], self.device)
+        peak = self.peak(row["precision"], row["threads"])
+        row["peak_precision"], row["peak_threads"], row["peak_gflops"] = prec, row["threads"], peak
+        gflops = row.get("gflops")
+        if peak is None:
+            row["peak_fraction"] = None
+            row["peak_note"] = f"n/a: no comparable torch matmul for {row['precision']} on {self.device}"
+        elif gflops is None or gflops != gflops:
+            row["peak_fraction"] = None
+        else:
+            row["peak_fraction"] = gflops / peak
+            if row["peak_fraction"] > 1.0:
+                row["peak_note"] = over_peak_note(row, self.device)
+        return row
+
+    def as_dict(self) -> dict:
+        return {f"{p}@{t}": {"precision": p, "threads": t, "n": self.side(p),
+                             "gflops_median": statistics.median(v), "samples": v}
+                for (p, t), v in self.samples.items()}
+
+
+def over_peak_note(row: dict, device: str = "cpu") -> str:
+    """Why a row runs faster than the matmul of its own precision and threads, from what the
+    runtime reports it executed (``row['extra']['kernels']``, where the backend can tell)."""
+    kernels = row.get("extra", {}).get("kernels") or {}
+    if row["peak_precision"] == "bf16" and not device.startswith("cuda") and not cpu_flags() & BF16_FLAGS:
+        return ("no bf16 arithmetic on this CPU (no AVX512-BF16/AMX): torch's bf16 matmul is a slow "
+                "emulation, the bf16 convolutions convert to fp32 in oneDNN; the fraction says nothing")
+    if any("winograd" in k.lower() for k in kernels):
+        return "Winograd convolutions: fewer multiplies than the MAC count"
+    ran = {k.rsplit(" ", 1)[-1] for k in kernels}
+    if ran and row["peak_precision"] not in ran:
+        return f"runs {'/'.join(sorted(ran))} kernels, judged against a {row['peak_precision']} matmul"
+    if kernels:
+        return (f"every MAC executed ({', '.join(sorted(kernels))}): the runtime's convolution "
+                f"kernels outrun torch's {row['peak_precision']} matmul on this CPU")
+    return (f"above torch's {row['peak_precision']} matmul: {row['backend']}'s convolution kernels "
+            "(oneDNN/MLAS) are not torch's matmul, or the machine's load changed between them")
+
+
+_OV_PRECISIONS = {"f32": "fp32", "f16": "fp16", "i8": "int8", "u8": "int8"}
+
+
+def runtime_kernels(backend) -> dict[str, int]:
+    """The convolution kernels a backend compiled, as "primitive precision" -> count, where it
+    can tell (OpenVINO's executable graph); {} elsewhere."""
+    compiled = getattr(backend, "compiled", None)
+    if compiled is None or not hasattr(compiled, "get_runtime_model"):
+        return {}
+    out: dict[str, int] = {}
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        if "layerType" not in info or "onvolution" not in str(info["layerType"].astype(str)):
+            continue
+        prec = str(info["runtimePrecision"].astype(str))
+        key = f"{info['primitiveType'].astype(str)} {_OV_PRECISIONS.get(prec, prec)}"
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -157,10 +286,11 @@ class GenResult:
 
 
 def time_generator(name: str, cfg_name: str, gcfg: GeneratorConfig, backend: str, batch: int,
-                   threads: int, peak_gflops: float, *, precision: str = "fp32", device: str = "cpu",
+                   threads: int, peak_gflops: float | None = None, *, precision: str = "fp32", device: str = "cpu",
                    cache_dir=None, runs: int = 5, min_time: float = 1.0) -> GenResult:
     """ms per face of one (config, backend, batch, precision) on ``threads`` threads, its GFLOP/s
-    and fraction of the matmul peak, and its output difference from torch eager fp32."""
+    and fraction of ``peak_gflops`` (fps.py judges rows with a Yardstick instead), and its output
+    difference from torch eager fp32."""
     res = GenResult(cfg_name, backend, precision, batch, threads)
     gen = make_gan(gcfg)
     res.gmacs_model = generator_cost(gcfg).macs / 1e9
@@ -190,7 +320,8 @@ def time_generator(name: str, cfg_name: str, gcfg: GeneratorConfig, backend: str
     res.faces_per_s = batch / t.median_s
     res.gflops = 2.0 * res.gmacs_per_face * res.faces_per_s
     res.peak_fraction = res.gflops / peak_gflops if peak_gflops else float("nan")
-    res.extra = {"min_ms_per_face": t.min_s * 1e3 / batch, "runs": t.runs}
+    res.extra = {"min_ms_per_face": t.min_s * 1e3 / batch, "runs": t.runs,
+                 "kernels": runtime_kernels(b)}
     return res
 
 

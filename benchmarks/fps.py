@@ -3,9 +3,11 @@ default: the untracked benchmarks/results/local/fps.json).
 
 Sections (all in one run, on one machine, named in the output):
   machine    CPU model, cores, SIMD, GPU, library versions
-  peak       float32 matmul GFLOP/s on --peak-threads threads (the yardstick for the generator)
+  peak       the yardstick: torch matmul GFLOP/s per (precision, threads) that a generator row
+             ran with, the median of --peak-repeats measurements spread over the run
   generator  every available backend x batch size x config (x precision): ms/face, faces/s,
-             GFLOP/s, fraction of the matmul peak, max/mean output difference vs torch eager
+             GFLOP/s, fraction of its own yardstick (n/a for int8; a note on any row above
+             100% saying why), max/mean output difference vs torch eager
   pipeline   file mode on the bundled clip (examples/video/clip.mp4): per-stage ms/frame (decode,
              track, AU, crop, generator, blend, encode) and end-to-end fps; live mode: latency per
              frame from capture timestamp to output ready; the baseline (the original GANimation
@@ -49,9 +51,10 @@ GEN_COLUMNS = [("config", "config", "{}"), ("backend", "backend", "{}"), ("preci
                ("batch", "batch", "{}"), ("ms_per_face", "ms/face", "{:.1f}"),
                ("faces_per_s", "faces/s", "{:.1f}"), ("gmacs_model", "GMAC/face", "{:.2f}"),
                ("gmacs_per_face", "GMAC run", "{:.2f}"),
-               ("gflops", "GFLOP/s", "{:.1f}"), ("peak_local_gflops", "peak then", "{:.0f}"), ("peak_fraction", "of peak then", "{:.0%}"),
-               ("best_peak_fraction", "of best peak", "{:.0%}"),
-               ("max_abs_diff", "max diff", "{:.1e}"), ("mean_abs_diff", "mean diff", "{:.1e}")]
+               ("gflops", "GFLOP/s", "{:.1f}"), ("peak_label", "yardstick", "{}"),
+               ("peak_gflops", "peak GFLOP/s", "{:.3g}"), ("peak_fraction", "of peak", "{:.0%}"),
+               ("max_abs_diff", "max diff", "{:.1e}"), ("mean_abs_diff", "mean diff", "{:.1e}"),
+               ("peak_note", "note", "{}")]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -59,8 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=120, help="frames of the clip per pipeline run")
     p.add_argument("--clip", type=Path, default=CLIP)
     p.add_argument("--threads", type=int, default=bl.default_threads(), help="CPU threads for backends")
-    p.add_argument("--peak-threads", type=int, default=2)
-    p.add_argument("--peak-n", type=int, default=2048, help="matrix side of the peak matmul")
+    p.add_argument("--peak-n", type=int, default=1536, help="matrix side of the yardstick matmul")
+    p.add_argument("--peak-repeats", type=int, default=3,
+                   help="measurements per (precision, threads) yardstick; the median is kept")
     p.add_argument("--live-threads", type=int, default=1, help="torch threads in the live run")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--configs", default="paper,light", help="generator configs (networks.GENERATOR_CONFIGS)")
@@ -76,7 +80,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def generator_section(args, peaks: list[float]) -> list[dict]:
+def generator_section(args, yardstick: bl.Yardstick) -> list[dict]:
+    from reenact.runtime.base import REGISTRY
+
     configs = [c for c in args.configs.split(",") if c]
     batches = [int(b) for b in args.batches.split(",") if b]
     precisions = [p for p in args.precisions.split(",") if p]
@@ -88,7 +94,6 @@ def generator_section(args, peaks: list[float]) -> list[dict]:
     for cfg_name in configs:
         gcfg = GENERATOR_CONFIGS[cfg_name]
         for name in names:
-            from reenact.runtime.base import REGISTRY
             precs = [p for p in precisions if p in REGISTRY[name].cls.precisions]
             if name == "tensorrt":
                 precs = ["fp16"]
@@ -96,23 +101,23 @@ def generator_section(args, peaks: list[float]) -> list[dict]:
                 for batch in batches:
                     if prec != "fp32" and batch not in (batches[0], batches[-1]):
                         continue  # precisions: smallest and largest batch only, to keep it short
-                    # The peak measured seconds before the row: on a shared machine the share of
-                    # the cores we get changes during a run, and the fraction must compare like
-                    # with like.
-                    local = bl.matmul_peak(args.peak_threads, n=min(args.peak_n, 1536), runs=3)
-                    peaks.append(local["gflops_best"])
+                    # One more measurement of this row's own yardstick, next to the row: the
+                    # share of the cores we get changes during a run on a shared machine.
+                    yardstick.sample(prec, args.threads)
                     r = bl.time_generator(cfg_name, cfg_name, gcfg, name, batch, args.threads,
-                                          local["gflops_best"],
                                           precision=prec, device=args.device, cache_dir=cache,
                                           runs=3 if args.quick else 5,
                                           min_time=0.1 if args.quick else 1.5)
-                    row = asdict(r)
-                    row["peak_local_gflops"] = local["gflops_best"]
-                    rows.append(row)
+                    rows.append(asdict(r))
                     print(f"  {cfg_name:6s} {name:12s} {prec:5s} b{batch:<2d} "
                           f"{r.ms_per_face:7.1f} ms/face {r.faces_per_s:7.1f} faces/s "
-                          f"{r.peak_fraction:5.0%} of peak  max diff {r.max_abs_diff:.1e}"
+                          f"{r.gflops:6.1f} GFLOP/s  max diff {r.max_abs_diff:.1e}"
                           + (f"  ({r.error})" if r.error else ""), flush=True)
+    # Judged at the end: every row of a (precision, threads) against the same median.
+    for row in rows:
+        yardstick.judge(row)
+        row["peak_label"] = (f"{row['peak_precision']} matmul, {row['peak_threads']} threads"
+                             if row["peak_precision"] else "n/a")
     return rows
 
 
@@ -126,25 +131,21 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     m = bl.machine()
     print(f"machine: {bl.describe_machine(m)}")
-    peak = bl.matmul_peak(args.peak_threads, n=args.peak_n)
-    print(f"matmul peak ({peak['threads']} threads, {peak['n']}^2 fp32): "
-          f"{peak['gflops_best']:.0f} GFLOP/s best, {peak['gflops_median']:.0f} median")
-    out: dict = {"machine": m, "peak": peak, "args": {k: str(v) for k, v in vars(args).items()},
+    yardstick = bl.Yardstick(n=args.peak_n, runs=3, repeats=args.peak_repeats, device=args.device)
+    yardstick.sample("fp32", args.threads)
+    out: dict = {"machine": m, "args": {k: str(v) for k, v in vars(args).items()},
                  "time": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     probe = bl.make_gan("tiny")
     out["auto_backend"] = {"cpu": choose_auto("cpu", probe)}
     if "generator" in sections:
         print("generator (one face = one crop; random weights: speed does not depend on them)")
-        peaks = [peak["gflops_best"]]
-        out["generator"] = generator_section(args, peaks)
-        best = max(peaks)
-        out["peak"]["gflops_best_in_run"] = best
-        for row in out["generator"]:
-            row["best_peak_fraction"] = row["gflops"] / best if row.get("gflops") == row.get("gflops") else None
+        out["generator"] = generator_section(args, yardstick)
+    out["peak"] = yardstick.as_dict()
     if "pipeline" in sections:
         import pipeline  # here: a generator-only run need not load the tracker and codecs
 
         out["pipeline"] = pipeline.run(args, out)
+    out["machine"]["loadavg_end"] = bl.loadavg()
     print_report(out)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.json, json.dumps(out, indent=1, default=str))
@@ -155,9 +156,15 @@ def main(argv=None) -> dict:
 def print_report(out: dict) -> None:
     print()
     print(f"## Machine: {bl.describe_machine(out['machine'])}")
-    best = out["peak"].get("gflops_best_in_run", out["peak"]["gflops_best"])
-    print(f"matmul peak: {out['peak']['gflops_best']:.0f} GFLOP/s at the start, {best:.0f} best in the run "
-          f"(fp32, {out['peak']['threads']} threads); 'peak then' = measured just before each row")
+    if out["machine"].get("loadavg_end"):
+        print("load average (1, 5, 15 min) at the end: " +
+              ", ".join(f"{v:.1f}" for v in out["machine"]["loadavg_end"]))
+    if "gflops_best" in out["peak"]:  # a record from before the per-row yardstick
+        print(f"matmul peak (fp32, {out['peak']['threads']} threads): {out['peak']['gflops_best']:.0f} GFLOP/s")
+    for p in (v for v in out["peak"].values() if isinstance(v, dict)):
+        print(f"yardstick {p['precision']} matmul on {p['threads']} threads ({p['n']}^2): "
+              f"{p['gflops_median']:.3g} GFLOP/s, median of " +
+              ", ".join(f"{v:.3g}" for v in p["samples"]))
     if out.get("generator"):
         print()
         print(bl.table([r for r in out["generator"] if not r.get("error")], GEN_COLUMNS))

@@ -22,7 +22,7 @@ import statistics
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import av
@@ -195,7 +195,7 @@ def run_file(spec: RunSpec, clip: Path, frames: int, tmp: Path) -> dict:
             t["encode"] += time.perf_counter() - t0
         pending.clear()
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         for img, ts, dt in _decoded(clip, frames):
             t["decode"] += dt
@@ -215,8 +215,9 @@ def run_file(spec: RunSpec, clip: Path, frames: int, tmp: Path) -> dict:
         t["encode"] += time.perf_counter() - t0
     finally:
         st.close()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     return {"name": spec.name, "mode": "file", "frames": n_frames, "faces": n_faces,
+            "cpu_ms_per_frame": 1e3 * cpu / max(1, n_frames),
             "batch": spec.batch, "threads": spec.threads, "torch_threads": spec.torch_threads or spec.threads,
             "tracker": spec.tracker.mode,
             "generator": spec.generator.describe(),
@@ -249,22 +250,33 @@ def cut_clip(clip: Path, frames: int, tmp: Path) -> Path:
 
 
 def run_engine_file(name: str, generator, clip: Path, frames: int, tmp: Path, *, batch: int = 4,
-                    threads: int = 1) -> dict:
-    """reenact.engine.video.edit_video on the cut clip: end-to-end fps and the engine's stage times."""
+                    threads: int = 1, library_threads: bool = False) -> dict:
+    """reenact.engine.video.edit_video on the cut clip: end-to-end fps and the engine's stage times.
+    The generator runs on ``threads`` torch threads; the decoder and encoder get the engine's
+    budget for this machine (reenact.runtime.threads), or with ``library_threads`` the pools
+    FFmpeg and x264 pick themselves (what the engine did before it had a budget)."""
+    from dataclasses import replace
+
     from reenact.aus.sources import open_au_source
     from reenact.engine.pipeline import EngineConfig
     from reenact.engine.video import edit_video
+    from reenact.runtime.threads import ThreadBudget
 
     torch.set_num_threads(threads)
+    budget = ThreadBudget(generator=threads) if library_threads else \
+        replace(ThreadBudget.for_cores(), generator=threads)
     cut = cut_clip(clip, frames, tmp)
     src = open_au_source("smile")
-    stats = edit_video(cut, tmp / "engine-out.mp4", generator, src,
+    cpu_start = time.process_time()
+    stats = edit_video(cut, tmp / "engine-out.mp4", generator, src, threads=budget,
                        engine_cfg=EngineConfig(batch=batch), progress=False, log=lambda _m: None)
+    cpu = time.process_time() - cpu_start
     d = stats.as_dict()
     ms = d["ms_per_frame"]
     stage_ms = {ours: ms.get(theirs, float("nan")) for ours, theirs in ENGINE_STAGES.items()}
     return {"name": name, "mode": "file (engine)", "frames": d["frames"], "faces": d["face_frames"],
             "batch": batch, "threads": threads, "generator": generator.describe(),
+            "thread_budget": asdict(budget), "cpu_ms_per_frame": 1e3 * cpu / max(1, d["frames"]),
             "stage_ms": stage_ms, "sum_stage_ms": sum(stage_ms.values()), "wall_s": d["wall_s"],
             "fps": d["frames"] / d["wall_s"], "engine_stats": d}
 
@@ -349,15 +361,19 @@ def run(args, out: dict) -> dict:
         print(f"  serial {spec.name:34s}", end="", flush=True)
         return record(run_file(spec, clip, frames, tmp))
 
-    def through_engine(name, gen, batch, th):
+    def through_engine(name, gen, batch, th, library_threads=False):
         print(f"  engine {name:34s}", end="", flush=True)
-        return record(run_engine_file(name, gen, clip, frames, tmp, batch=batch, threads=th))
+        return record(run_engine_file(name, gen, clip, frames, tmp, batch=batch, threads=th,
+                                      library_threads=library_threads))
 
     # The default model at 1 thread and at --threads: on a small machine the tracker, decoder
     # and encoder threads compete with torch's intra-op pool (see docs/speed.md).
     for th in sorted({1, threads}):
         default = make_backend("torch", load_generator("rig"), threads=th)
         through_engine(f"default (rig, torch) t{th}", default, 4, th)
+        # The same with the decoder's and encoder's own thread pools (the engine before its
+        # thread budget): what the budget buys, side by side.
+        through_engine(f"default (rig, torch) t{th} codec pools", default, 4, th, library_threads=True)
         serial(RunSpec(f"default (rig, torch) t{th}", default, video, threads=th))
     for cfg in [c for c in args.configs.split(",") if c]:
         for batch in (1, 4):
@@ -394,10 +410,11 @@ def report(pl: dict) -> str:
     rows = []
     for r in pl["file"]:
         row = {"name": r["name"], "mode": r["mode"], "fps": r["fps"], "x": r["x_baseline"], **r["stage_ms"],
-               "sum": r["sum_stage_ms"]}
+               "sum": r["sum_stage_ms"], "cpu": r.get("cpu_ms_per_frame")}
         rows.append(row)
     cols = [("name", "file mode", "{}"), ("mode", "path", "{}")] + [(s, f"{s} ms", "{:.1f}") for s in STAGES] + \
-        [("sum", "sum ms", "{:.1f}"), ("fps", "fps", "{:.1f}"), ("x", "x baseline", "{:.1f}")]
+        [("sum", "sum ms", "{:.1f}"), ("cpu", "CPU ms", "{:.1f}"), ("fps", "fps", "{:.1f}"),
+         ("x", "x baseline", "{:.1f}")]
     text = f"file mode, {pl['frames']} frames of {Path(pl['clip']).name} (ms per frame)\n"
     text += bl.table(rows, cols)
     live_cols = [("name", "live mode", "{}"), ("latency_ms_median", "latency median ms", "{:.0f}"),

@@ -37,7 +37,9 @@ class EngineConfig:
     face appears and out before it disappears (0: no fades); lookahead: hold frames back so fades
     out are possible (file mode; live mode has no future to look at); feather: paste border ramp
     as a fraction of the crop; device: torch device for crops, generator and paste;
-    kernel_threads: torch threads for crop and paste (None: leave the global setting)."""
+    kernel_threads: torch threads for crop and paste (None: leave the global setting);
+    generator_threads: torch threads while the generator runs (None: as the backend set them; a
+    file run picks them by core count, reenact.runtime.threads)."""
 
     strength: float = 1.0
     faces: str = "all"
@@ -47,6 +49,7 @@ class EngineConfig:
     feather: float = DEFAULT_FEATHER
     device: str = "cpu"
     kernel_threads: int | None = 1
+    generator_threads: int | None = None
 
 
 def _ramp(n: int, k: int) -> float:
@@ -200,7 +203,7 @@ class Engine:
         lms = torch.cat([j[3].landmarks for j in jobs])
         targets = np.stack([j[0].targets[f.face_id] for j in jobs for f in j[2]])
         sources = np.stack([j[0].own_aus[f.face_id] for j in jobs for f in j[2]])
-        with self.stats.timed("generator"):
+        with self.stats.timed("generator"), torch_threads(self.cfg.generator_threads):
             out = run_generator(self.generator, crops, targets, sources, lms, self.cfg.batch)
         self.stats.generator_calls += -(-len(crops) // max(1, self.cfg.batch))
         with self.stats.timed("paste"), torch_threads(self.cfg.kernel_threads):

@@ -6,6 +6,7 @@ normally (or the driver ends under the "stop" policy); an error or Ctrl-C leaves
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -19,17 +20,21 @@ from reenact.engine.selection import parse_faces
 from reenact.engine.stats import EngineStats
 from reenact.media.sink import SinkConfig, VideoSink, check_output_path
 from reenact.media.source import SourceConfig, VideoSource
+from reenact.runtime.threads import ThreadBudget
 
 
 def edit_video(input_path: str | Path, output_path: str | Path, generator, au_source, *,
                engine_cfg: EngineConfig = EngineConfig(), sink_cfg: SinkConfig = SinkConfig(),
                tracker_cfg=None, tracker=None, estimator=None, progress: bool = True,
                log: Callable[[str], None] = print, source=None,
-               audio_from: str | Path | None | bool = True) -> EngineStats:
+               audio_from: str | Path | None | bool = True,
+               threads: ThreadBudget | None = None) -> EngineStats:
     """Edit the faces of ``input_path`` into ``output_path`` (see the module doc).
 
     source: the frames to edit, when they are not decoded from ``input_path`` (a PhotoSource);
-    audio_from: the file whose audio goes into the output (True: ``input_path``; None: no audio).
+    audio_from: the file whose audio goes into the output (True: ``input_path``; None: no audio);
+    threads: the decoder, encoder and generator threads (None: by core count; settings given in
+    ``sink_cfg.threads`` or ``engine_cfg.generator_threads`` win).
     Returns the run's EngineStats (per-stage times included: decode and encode are their threads'
     busy time)."""
     input_path, output_path = Path(input_path), Path(output_path)
@@ -39,7 +44,12 @@ def edit_video(input_path: str | Path, output_path: str | Path, generator, au_so
     t0 = time.perf_counter()
     if audio_from is True:
         audio_from = input_path
-    with source or VideoSource(input_path, SourceConfig()) as src:
+    budget = threads or ThreadBudget.for_cores()
+    if sink_cfg.threads is None:
+        sink_cfg = replace(sink_cfg, threads=budget.encoder)
+    if engine_cfg.generator_threads is None:
+        engine_cfg = replace(engine_cfg, generator_threads=budget.generator)
+    with source or VideoSource(input_path, SourceConfig(threads=budget.decoder)) as src:
         if tracker_cfg is None and tracker is None:
             from reenact.tracking.tracker import TrackerConfig
             tracker_cfg = TrackerConfig(mode="video", fps=float(src.info.rate or 30))

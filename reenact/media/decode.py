@@ -98,12 +98,14 @@ def open_container(path: str | Path) -> av.container.InputContainer:
 
 
 def video_stream(container: av.container.InputContainer, path: str | Path,
-                 thread_type: str = "AUTO") -> av.video.stream.VideoStream:
-    """The container's first video stream, set up for decoding; none is a ReenactError."""
+                 thread_type: str = "AUTO", threads: int = 0) -> av.video.stream.VideoStream:
+    """The container's first video stream, set up for decoding; none is a ReenactError.
+    threads: decoder threads (0: FFmpeg's choice, one per core); decoding is bit-exact either way."""
     if not container.streams.video:
         raise ReenactError(f"{path}: has no video stream")
     stream = container.streams.video[0]
     stream.thread_type = thread_type
+    stream.codec_context.thread_count = threads
     return stream
 
 

@@ -54,7 +54,9 @@ class SinkConfig:
     """codec: FFmpeg encoder; crf: x264 constant rate factor (0 lossless .. 51 worst, 18 is
     visually lossless); preset: x264 speed/size trade-off ("veryfast": 3.2 ms CPU per 640x360
     frame against 8.3 for "medium", files 9% larger at the same crf; measured here); audio: "copy" (copy where the container
-    allows, else AAC), "aac" (always re-encode) or "none"."""
+    allows, else AAC), "aac" (always re-encode) or "none"; threads: encoder threads (None or 0:
+    the encoder's choice, for x264 about 1.5 per core plus look-ahead threads; a file run on a
+    small machine gives it 1, see reenact.runtime.threads)."""
 
     codec: str = "libx264"
     crf: int = 18
@@ -62,6 +64,7 @@ class SinkConfig:
     pix_fmt: str = "yuv420p"
     audio: str = "copy"
     queue_size: int = 8
+    threads: int | None = None
 
 
 def check_output_path(path: str | Path, codec: str = "libx264") -> str:
@@ -193,6 +196,7 @@ class VideoSink:
         s.time_base = 1 / Fraction(rate) if self._constant_rate else (frame.time_base or self.info.time_base)
         s.codec_context.time_base = s.time_base
         s.options = {"crf": str(self.cfg.crf), "preset": self.cfg.preset}
+        s.codec_context.thread_count = self.cfg.threads or 0
         if self._constant_rate:  # AVI has no presentation times to reorder B-frames by
             s.options["bf"] = "0"
         cc = s.codec_context

@@ -30,11 +30,14 @@ MAX_CONSECUTIVE_ERRORS = 200  # a stream this broken is not worth reading furthe
 @dataclass(frozen=True)
 class SourceConfig:
     """queue_size: frames buffered between the decode thread and the pipeline;
-    thread_type: FFmpeg decoder threading ("AUTO" = frame and slice threads); accurate_rgb:
-    exact YUV -> RGB rounding (see reenact.media.decode: the one conversion every reader uses)."""
+    thread_type: FFmpeg decoder threading ("AUTO" = frame and slice threads); threads: decoder
+    threads (0: FFmpeg's choice, one per core; a file run on a small machine gives it 1, see
+    reenact.runtime.threads); accurate_rgb: exact YUV -> RGB rounding (see reenact.media.decode:
+    the one conversion every reader uses)."""
 
     queue_size: int = 8
     thread_type: str = "AUTO"
+    threads: int = 0
     accurate_rgb: bool = True
 
 
@@ -63,7 +66,7 @@ class VideoSource:
         self.decode_time = 0.0  # seconds spent decoding and converting (on the decode thread)
         self._container = open_container(self.path)
         try:
-            self._stream = video_stream(self._container, self.path, cfg.thread_type)
+            self._stream = video_stream(self._container, self.path, cfg.thread_type, cfg.threads)
         except ReenactError:
             self._container.close()
             raise

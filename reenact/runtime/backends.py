@@ -141,6 +141,12 @@ class OpenVinoBackend(Backend):
             self.compiled = core.compile_model(model, "CPU", config)
         except RuntimeError as e:
             raise BackendUnavailable(f"OpenVINO cannot compile the generator ({cfg.precision}): {e}") from e
+        # Without AVX512-BF16/AMX OpenVINO accepts the bf16 hint and quietly runs fp32: refuse
+        # instead, so a "bf16" figure is never an fp32 one.
+        ran = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        if cfg.precision == "bf16" and ran != "bf16":
+            raise BackendUnavailable(f"OpenVINO bf16 needs a CPU with AVX512-BF16 or AMX; this one "
+                                     f"would run the generator in {ran}")
         self.request = self.compiled.create_infer_request()
 
     def _run(self, crops, aus, landmarks, source_aus):
