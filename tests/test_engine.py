@@ -2,6 +2,8 @@
 selection, two faces and a face at the frame edge, failure without a file, still editing."""
 from __future__ import annotations
 
+import dataclasses
+
 
 import numpy as np
 import pytest
@@ -176,6 +178,9 @@ def test_driver_stop_ends_the_output(tmp_path):
 # -- engine logic with a scheduled tracker -----------------------------------------------------------
 def run_engine(schedule, n, cfg, gen=None, source=None):
     gen = gen or PaintGen()
+    # The frames are noise, which fits no face's colours: occlusion would (rightly) cover it all.
+    # These tests are about order, batching and presence; tests/test_occlusion.py covers occlusion.
+    cfg = dataclasses.replace(cfg, occlusion=False)
     eng = Engine(gen, au_source=source or ConstSource(), estimator=ZeroEstimator(), cfg=cfg,
                  tracker=ScheduleTracker(schedule))
     frames = frames_of(n)
@@ -245,8 +250,8 @@ def test_live_process_is_one_in_one_out():
 
 def test_mask_on_request_matches_what_the_paste_changed():
     eng = Engine(PaintGen(), au_source=ConstSource(), estimator=ZeroEstimator(),
-                 cfg=EngineConfig(strength=0.5, fade_frames=0, lookahead=False),
-                 tracker=ScheduleTracker(lambda i: [fake_face(0, 80, 60, 60)]))
+                 cfg=EngineConfig(strength=0.5, fade_frames=0, lookahead=False, occlusion=False),
+                 tracker=ScheduleTracker(lambda i: [fake_face(0, 80, 60, 60)]))  # noise frames
     plain, asked = frames_of(2)
     asked.want_mask = True
     before = asked.image.astype(float)

@@ -10,7 +10,8 @@ the same order; ``flush()`` returns the rest at the end. Two things hold frames 
 Frames without a selected face are returned untouched: their pixels are never converted, and
 ``Frame.edited`` stays False so a sink may encode the decoded picture as is. A frame that
 arrives with ``want_mask`` set leaves with ``mask``: float32 (H, W), the weight with which edited
-pixels replaced the frame's own (a preview's mask view). Each frame also leaves with ``own_aus``
+pixels replaced the frame's own (a preview's mask view), and ``occlusion`` (what covers the
+faces, where ``EngineConfig.occlusion`` is on). Each frame also leaves with ``own_aus``
 and ``presence`` (reenact.frame).
 """
 from __future__ import annotations
@@ -24,10 +25,12 @@ import torch
 
 from reenact.engine.compose import (crop_frame_faces, paste_frame_faces, paste_mask, run_generator,
                                     torch_threads)
+from reenact.engine.occlusion import OcclusionTracker, cover_attention, occlusion_masks
 from reenact.engine.selection import FaceSelector
 from reenact.engine.stats import EngineStats
 from reenact.frame import Frame
 from reenact.kernels.paste import DEFAULT_FEATHER
+from reenact.models.protocol import GeneratorOutput
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,9 @@ class EngineConfig:
     face appears and out before it disappears (0: no fades); lookahead: hold frames back so fades
     out are possible (file mode; live mode has no future to look at); feather: paste border ramp
     as a fraction of the crop; device: torch device for crops, generator and paste;
-    kernel_threads: torch threads for crop and paste (None: leave the global setting)."""
+    kernel_threads: torch threads for crop and paste (None: leave the global setting);
+    occlusion: keep the edit off whatever covers a face (hands, hair, glasses), per face id over
+    time (reenact.engine.occlusion); False: the generator's attention alone."""
 
     strength: float = 1.0
     faces: str = "all"
@@ -47,6 +52,7 @@ class EngineConfig:
     feather: float = DEFAULT_FEATHER
     device: str = "cpu"
     kernel_threads: int | None = 1
+    occlusion: bool = True
 
 
 def _ramp(n: int, k: int) -> float:
@@ -88,6 +94,7 @@ class Engine:
         self._delay: deque[tuple[Frame, dict[int, int]]] = deque()
         self._ready: list[Frame] = []          # presence known, waiting for a generator batch
         self._first = True
+        self.occlusion = OcclusionTracker() if cfg.occlusion else None
 
     # -- public ------------------------------------------------------------------------------
     def push(self, frame: Frame) -> list[Frame]:
@@ -203,6 +210,13 @@ class Engine:
         with self.stats.timed("generator"):
             out = run_generator(self.generator, crops, targets, sources, lms, self.cfg.batch)
         self.stats.generator_calls += -(-len(crops) // max(1, self.cfg.batch))
+        occ = None
+        if self.occlusion is not None:
+            with self.stats.timed("occlusion"):
+                ids = [f.face_id for j in jobs for f in j[2]]
+                occ = occlusion_masks(crops, lms, ids, self.occlusion)
+                out = GeneratorOutput(out.color, cover_attention(out.attention, occ))
+                self.occlusion.forget({f.face_id for f in jobs[-1][0].faces})
         with self.stats.timed("paste"), torch_threads(self.cfg.kernel_threads):
             i = 0
             for fr, img, faces, fc in jobs:
@@ -213,6 +227,9 @@ class Engine:
                 if fr.want_mask:  # asked for by a preview's mask view
                     fr.mask = paste_mask(*fr.image.shape[:2], out.attention[i:i + n],
                                          fc.crop_from_frame, np.asarray(weights), self.cfg.feather)
+                    if occ is not None:  # what covers the faces, in frame pixels
+                        fr.occlusion = paste_mask(*fr.image.shape[:2], 1.0 - occ[i:i + n], fc.crop_from_frame,
+                                                  np.ones(n), self.cfg.feather)
                 if img.device.type != "cpu":
                     fr.image[...] = img.cpu().numpy()
                 fr.edited = True
