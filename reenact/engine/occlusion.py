@@ -41,7 +41,8 @@ class OcclusionConfig:
     before it starts to count, full evidence at twice that; light_weight: weight of lightness
     against chroma (shading moves lightness, not hue); thin_dark: black-hat depth (Lab L units) of a
     thin dark line that counts fully; margin: px (at crop size) the mask covers beyond the
-    evidence, so an occluder's soft edge stays untouched too; fall: most the mask may drop per
+    evidence, so an occluder's soft edge stays untouched too; reach: px (at crop size) an occluder
+    is followed past the face's outline; fall: most the mask may drop per
     video frame (its rise is immediate: never paint over a hand); clear_fraction: a frame whose
     face is covered less than this updates the person's colour models; model_rate: how fast."""
 
@@ -51,6 +52,7 @@ class OcclusionConfig:
     light_weight: float = 0.35
     thin_dark: float = 20.0
     margin: float = 6.0
+    reach: float = 24.0
     fall: float = 0.2
     clear_fraction: float = 0.02
     model_rate: float = 0.2
@@ -108,9 +110,12 @@ def _regions(lms: np.ndarray, n: int, scale: float) -> dict[str, np.ndarray]:
     # The mesh's outlines are a pixel or two off: each test keeps away from the region's border.
     face_in = cv2.erode(face, ring, iterations=2)
     lips_only = cv2.erode(lips & (1 - mouth), ring)
-    features = cv2.dilate(feat | lips, ring, iterations=2)
-    skin = face_in & (1 - features)
-    return {"face": face, "face_in": face_in, "lips": lips_only, "mouth": mouth, "skin": skin}
+    features = cv2.dilate(feat, ring, iterations=2)
+    skin = face_in & (1 - (features | cv2.dilate(lips, ring, iterations=2)))
+    # Eyes, brows, nostrils, the mouth's opening and the borders between regions: there a pixel
+    # counts only when it fits none of the models (skin, lips, or a shade of the skin's hue).
+    other = face_in & (1 - skin) & (1 - lips_only)
+    return {"face_in": face_in, "lips": lips_only, "skin": skin, "other": other}
 
 
 def _design(n: int) -> np.ndarray:
@@ -118,6 +123,13 @@ def _design(n: int) -> np.ndarray:
     y, x = np.mgrid[0:n, 0:n].astype(np.float32) * (2.0 / n) - 1.0
     x, y = x.ravel(), y.ravel()
     return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], 1)
+
+
+def _least_squares(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """(3, 6) coefficients by the normal equations (six unknowns: LAPACK's lstsq costs 15 ms
+    here on a busy machine, a 6x6 solve microseconds)."""
+    X = X.astype(np.float64)
+    return np.linalg.solve(X.T @ X + 1e-6 * np.eye(X.shape[1]), X.T @ Y).T
 
 
 def _fit_skin(lab: np.ndarray, basis: np.ndarray, skin: np.ndarray, prior: FaceColours | None):
@@ -131,7 +143,7 @@ def _fit_skin(lab: np.ndarray, basis: np.ndarray, skin: np.ndarray, prior: FaceC
     if prior is not None:
         coef, spread = prior.skin_coef, prior.skin_spread
     else:
-        coef = np.linalg.lstsq(X, Y, rcond=None)[0].T
+        coef = _least_squares(X, Y)
         spread = None
     for _ in range(2):
         res = Y - X @ coef.T
@@ -140,7 +152,7 @@ def _fit_skin(lab: np.ndarray, basis: np.ndarray, skin: np.ndarray, prior: FaceC
         keep = (np.abs(res) < 2.5 * spread).all(1)
         if keep.sum() < 30:
             break
-        coef = np.linalg.lstsq(X[keep], Y[keep], rcond=None)[0].T
+        coef = _least_squares(X[keep], Y[keep])
         res = Y[keep] - X[keep] @ coef.T
         spread = 1.4826 * np.median(np.abs(res - np.median(res, 0)), 0) + 0.5
     return coef.astype(np.float32), spread.astype(np.float32)
@@ -157,6 +169,31 @@ def _fit_lips(lab: np.ndarray, lips: np.ndarray, prior: FaceColours | None):
     med = np.median(vals, 0)
     spread = 1.4826 * np.median(np.abs(vals - med), 0) + 1.0
     return med.astype(np.float32), spread.astype(np.float32)
+
+
+# Lips as seen against this person's skin, for a frame whose lip pixels are mostly covered:
+# darker or as light, redder, of about the same yellow (Lab units; wide, it only has to reject).
+LIP_OFFSET = np.array([-8.0, 8.0, 0.0], np.float32)
+LIP_GENERIC_SPREAD = np.array([8.0, 4.0, 4.0], np.float32)
+
+
+def _plausible_lips(lip_median: np.ndarray, skin_at_lips: np.ndarray) -> bool:
+    """Whether a lip model looks like lips next to this skin: a hand over most of the mouth gives
+    'lips' of skin colour from elsewhere, or of its own colour (blue, grey)."""
+    d = lip_median - skin_at_lips
+    return bool(d[1] > -2.0 and abs(d[2]) < 12.0 and -40.0 < d[0] < 8.0)
+
+
+def _off_hue(lab: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """0 for a pixel of nearly no colour (teeth, sclera, pupils, black hair) or of the skin's hue
+    at any depth (brows, lashes, shadows, the mouth's inside), rising to 1 for a hue 50 degrees
+    off the skin's (a blue bar, a green sleeve)."""
+    a, b = lab[..., 1], lab[..., 2]
+    ea, eb = expected[..., 1], expected[..., 2]
+    chroma = np.sqrt(a * a + b * b)
+    cos = (a * ea + b * eb) / (chroma * np.sqrt(ea * ea + eb * eb) + 1e-6)
+    angle = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+    return np.clip((angle - 25.0) / 25.0, 0, 1) * np.clip((chroma - 6.0) / 6.0, 0, 1)
 
 
 def _distance(diff: np.ndarray, spread: np.ndarray, light_weight: float) -> np.ndarray:
@@ -187,10 +224,18 @@ def estimate_occlusion(crop: np.ndarray, landmarks: np.ndarray, prior: FaceColou
     coef, spread = skin_fit
     expected = (basis @ coef.T).reshape(n, n, 3)
     d_skin = _distance(lab - expected, spread, cfg.light_weight)
-    evidence = _soft(d_skin, cfg.skin_sigma) * reg["skin"]
+    off_skin = _soft(d_skin, cfg.skin_sigma)
+    evidence = off_skin * reg["skin"]
+    lip_px = reg["lips"].astype(bool)
+    if lip_fit is not None and lip_px.any() and not _plausible_lips(lip_fit[0], expected[lip_px].mean(0)):
+        lip_fit = ((prior.lip_median, prior.lip_spread) if prior is not None else
+                   (expected[lip_px].mean(0) + LIP_OFFSET, LIP_GENERIC_SPREAD))
+    off_all = np.minimum(off_skin, _off_hue(lab, expected))
     if lip_fit is not None:
-        d_lip = _distance(lab - lip_fit[0], lip_fit[1], cfg.light_weight)
-        evidence = np.maximum(evidence, _soft(d_lip, cfg.lip_sigma) * reg["lips"])
+        off_lips = _soft(_distance(lab - lip_fit[0], lip_fit[1], cfg.light_weight), cfg.lip_sigma)
+        evidence = np.maximum(evidence, off_lips * reg["lips"])
+        off_all = np.minimum(off_all, off_lips)
+    evidence = np.maximum(evidence, off_all * reg["other"])
     # Thin dark structures on skin (glasses frames, strands of hair): closing minus the image.
     k = max(3, round(n / 18) | 1)
     light = lab[..., 0]
@@ -201,6 +246,12 @@ def estimate_occlusion(crop: np.ndarray, landmarks: np.ndarray, prior: FaceColou
                                 np.ones((2, 2), np.uint8))
     evidence *= reg["face_in"]
     covered = float(evidence.sum() / max(1.0, reg["face_in"].sum()))
+    # An occluder that reaches past the face's outline (a hand from the side, a microphone) is
+    # followed outwards while it still fits none of the face's models: the rig moves the jaw too.
+    outside = off_all * (1 - reg["face_in"])
+    cross = np.ones((3, 3), np.uint8)
+    for _ in range(max(1, round(cfg.reach * scale))):
+        evidence = np.maximum(evidence, np.minimum(cv2.dilate(evidence, cross), outside))
     # Grow by the margin, then soften by a ramp that lies outside the grown area: the evidence
     # itself stays at its full value.
     r = max(1, round(cfg.margin * scale))
