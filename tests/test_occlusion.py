@@ -100,7 +100,7 @@ def test_a_foreign_bar_over_the_mouth_is_covered_and_clear_skin_is_not(crop):
     x0, y0, x1, y1 = box
     assert est.mask[y0:y1 + 1, x0:x1 + 1].min() > 0.99
     for win in cheeks(lms):
-        assert est.mask[win].mean() < 0.05 and est.mask[win].max() < 0.15
+        assert est.mask[win].mean() < 0.1 and est.mask[win].max() < 0.15
     clear = estimate_occlusion(rgb, lms)
     assert clear.covered < 0.02 and clear.covered < est.covered
     for win in cheeks(lms) + [(slice(y0, y1 + 1), slice(x0, x1 + 1))]:
