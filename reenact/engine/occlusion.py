@@ -47,8 +47,8 @@ class OcclusionConfig:
     face is covered less than this updates the person's colour models; model_rate: how fast."""
 
     work_size: int = 128
-    skin_sigma: float = 3.0
-    lip_sigma: float = 3.0
+    skin_sigma: float = 2.5
+    lip_sigma: float = 2.5
     light_weight: float = 0.35
     thin_dark: float = 20.0
     margin: float = 6.0
@@ -112,10 +112,12 @@ def _regions(lms: np.ndarray, n: int, scale: float) -> dict[str, np.ndarray]:
     lips_only = cv2.erode(lips & (1 - mouth), ring)
     features = cv2.dilate(feat, ring, iterations=2)
     skin = face_in & (1 - (features | cv2.dilate(lips, ring, iterations=2)))
-    # Eyes, brows, nostrils, the mouth's opening and the borders between regions: there a pixel
-    # counts only when it fits none of the models (skin, lips, or a shade of the skin's hue).
-    other = face_in & (1 - skin) & (1 - lips_only)
-    return {"face_in": face_in, "lips": lips_only, "skin": skin, "other": other}
+    # Eyes, brows, nostrils and the mouth's opening: a pixel counts only when it fits none of the
+    # models (skin, lips, or colourless / of the skin's hue: teeth, sclera, lashes, the mouth's
+    # inside). The borders between skin and lips: it must fit neither of the two.
+    parts = face_in & (features | cv2.dilate(mouth, ring)) & (1 - lips_only)
+    band = face_in & (1 - skin) & (1 - lips_only) & (1 - parts)
+    return {"face_in": face_in, "lips": lips_only, "skin": skin, "parts": parts, "band": band}
 
 
 def _design(n: int) -> np.ndarray:
@@ -230,12 +232,14 @@ def estimate_occlusion(crop: np.ndarray, landmarks: np.ndarray, prior: FaceColou
     if lip_fit is not None and lip_px.any() and not _plausible_lips(lip_fit[0], expected[lip_px].mean(0)):
         lip_fit = ((prior.lip_median, prior.lip_spread) if prior is not None else
                    (expected[lip_px].mean(0) + LIP_OFFSET, LIP_GENERIC_SPREAD))
-    off_all = np.minimum(off_skin, _off_hue(lab, expected))
+    off_face = off_skin
     if lip_fit is not None:
         off_lips = _soft(_distance(lab - lip_fit[0], lip_fit[1], cfg.light_weight), cfg.lip_sigma)
         evidence = np.maximum(evidence, off_lips * reg["lips"])
-        off_all = np.minimum(off_all, off_lips)
-    evidence = np.maximum(evidence, off_all * reg["other"])
+        off_face = np.minimum(off_skin, off_lips)
+    off_all = np.minimum(off_face, _off_hue(lab, expected))
+    evidence = np.maximum(evidence, off_face * reg["band"])
+    evidence = np.maximum(evidence, off_all * reg["parts"])
     # Thin dark structures on skin (glasses frames, strands of hair): closing minus the image.
     k = max(3, round(n / 18) | 1)
     light = lab[..., 0]
@@ -244,7 +248,8 @@ def estimate_occlusion(crop: np.ndarray, landmarks: np.ndarray, prior: FaceColou
     # Isolated specks are noise (pores, a highlight); an occluder is a connected blob or line.
     evidence = cv2.morphologyEx(evidence.astype(np.float32), cv2.MORPH_OPEN,
                                 np.ones((2, 2), np.uint8))
-    evidence *= reg["face_in"]
+    # Half-way evidence is enough: an occluder's pixels must be kept whole (A = 1), not half.
+    evidence = np.clip(evidence * reg["face_in"] * 2.0, 0.0, 1.0)
     covered = float(evidence.sum() / max(1.0, reg["face_in"].sum()))
     # An occluder that reaches past the face's outline (a hand from the side, a microphone) is
     # followed outwards while it still fits none of the face's models: the rig moves the jaw too.
