@@ -84,10 +84,10 @@ def with_bar(image: np.ndarray, box) -> np.ndarray:
 
 
 def cheeks(lms: np.ndarray) -> list[tuple[slice, slice]]:
-    """10 px windows on both cheeks and the nose (clear skin, away from the mouth; this face's
-    forehead is under her fringe, which is rightly an occluder)."""
+    """10 px windows on both cheeks (clear skin, away from the mouth; this face's forehead is
+    under her fringe, which is rightly an occluder)."""
     wins = []
-    for i in (50, 280, 4):
+    for i in (50, 280, 117, 346):
         x, y = np.round(lms[i]).astype(int)
         wins.append((slice(y - 5, y + 5), slice(x - 5, x + 5)))
     return wins
