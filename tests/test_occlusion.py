@@ -183,3 +183,19 @@ def test_engine_switch(photo):
 class _Const:
     def targets(self, frame, own):
         return {i: np.zeros(17, np.float32) for i in own}
+
+
+def test_image_cli_shows_the_mask_and_the_flag_turns_it_off(tmp_path):
+    from typer.testing import CliRunner
+
+    from reenact.cli.main import app
+
+    src = DATA / "faces" / "london_003_03.jpg"
+    widths = {}
+    for flag in ([], ["--no-occlusion"]):
+        out = tmp_path / f"out{len(flag)}.png"
+        res = CliRunner().invoke(app, ["image", str(src), "--aus", "big_smile", "-o", str(out), "--masks", *flag])
+        assert res.exit_code == 0, res.output
+        widths[bool(flag)] = np.asarray(Image.open(out.with_name(f"{out.stem}_masks.png"))).shape[1]
+    pad = 4  # grid(): crop | C | A | occlusion | result, 256 px each, 4 px between
+    assert widths[False] == 5 * (SIZE + pad) + pad and widths[True] == 4 * (SIZE + pad) + pad
