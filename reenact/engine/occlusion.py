@@ -139,7 +139,7 @@ def _fit_skin(lab: np.ndarray, basis: np.ndarray, skin: np.ndarray, prior: FaceC
     idx = np.flatnonzero(skin.ravel())
     if len(idx) < 30:
         return None
-    step = max(1, len(idx) // 1500)       # enough pixels for six coefficients, and fast
+    step = max(1, len(idx) // 600)        # enough pixels for six coefficients, and fast
     idx = idx[::step]
     X, Y = basis[idx], lab.reshape(-1, 3)[idx]
     if prior is not None:
