@@ -163,7 +163,8 @@ def main() -> None:
         c_off, c_on = change(off.image, image)[hull].mean(), change(on.image, image)[hull].mean()
         clear.append((i, float(c_off), float(c_on)))
         cost.append(mask_cost_ms(image, faces))
-        donor = next(d for j, d in enumerate(donors * 2) if j >= n and DONORS[j % len(DONORS)] != i)
+        k = n % len(DONORS)
+        donor = donors[(k + 1) % len(DONORS) if DONORS[k] == i else k]   # never the face's own skin
         for kind, make in (("finger", lambda im, lm: finger(im, lm, donor)),
                            ("bar", bar), ("glasses", glasses)):
             colour, alpha = make(image, lms)
