@@ -199,3 +199,15 @@ def test_image_cli_shows_the_mask_and_the_flag_turns_it_off(tmp_path):
         widths[bool(flag)] = np.asarray(Image.open(out.with_name(f"{out.stem}_masks.png"))).shape[1]
     pad = 4  # grid(): crop | C | A | occlusion | result, 256 px each, 4 px between
     assert widths[False] == 5 * (SIZE + pad) + pad and widths[True] == 4 * (SIZE + pad) + pad
+
+
+def test_the_preview_mask_view_tints_what_covers_the_face():
+    from reenact.live.preview import draw_masks
+
+    image = np.full((20, 30, 3), 128, np.uint8)
+    mask = np.ones((20, 30), np.float32)
+    occ = np.zeros((20, 30), np.float32)
+    occ[:, 15:] = 1.0
+    out = draw_masks(image, mask, [], occ).astype(int)
+    assert out[5, 20, 2] > out[5, 5, 2] + 50 and out[5, 20, 0] < out[5, 5, 0]   # blue over red
+    assert np.array_equal(draw_masks(image, mask, []), draw_masks(image, mask, [], None))
