@@ -213,7 +213,7 @@ def estimate_occlusion(crop: np.ndarray, landmarks: np.ndarray, prior: FaceColou
     """The occlusion mask of one face. crop: uint8 (S, S, 3) RGB aligned crop; landmarks: (478, 2)
     crop px; prior: colour models from clear frames of the same face (video), or None."""
     s = crop.shape[0]
-    n = cfg.work_size
+    n = min(cfg.work_size, s)   # never finer than the crop itself
     scale = n / s
     small = cv2.resize(crop, (n, n), interpolation=cv2.INTER_AREA)
     lab = cv2.cvtColor(small.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
@@ -225,7 +225,10 @@ def estimate_occlusion(crop: np.ndarray, landmarks: np.ndarray, prior: FaceColou
         return OcclusionEstimate(np.zeros((s, s), np.float32), 0.0, None)
     coef, spread = skin_fit
     expected = (basis @ coef.T).reshape(n, n, 3)
-    d_skin = _distance(lab - expected, spread, cfg.light_weight)
+    diff = lab - expected
+    # Skin lighter than its field is mostly a highlight (the nose's tip, a forehead's sheen).
+    diff[..., 0] = np.where(diff[..., 0] > 0, 0.5 * diff[..., 0], diff[..., 0])
+    d_skin = _distance(diff, spread, cfg.light_weight)
     off_skin = _soft(d_skin, cfg.skin_sigma)
     evidence = off_skin * reg["skin"]
     lip_px = reg["lips"].astype(bool)
