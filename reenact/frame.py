@@ -5,7 +5,7 @@ attaches ``faces``; the engine attaches each selected face's ``own_aus``, asks t
 ``targets`` (face id -> 17 AUs on the 0-5 scale), sets each face's ``presence`` (how much of the
 edit shows while it fades in or out), replaces ``image`` and sets ``edited``; the sink encodes it
 with the same ``pts`` and ``time_base`` (the untouched ``av_frame`` itself when nothing was edited).
-A live preview sets ``want_mask`` and reads back ``mask``. Nothing else travels between stages:
+A live preview sets ``want_mask`` and reads back ``mask`` (and ``occlusion``). Nothing else travels between stages:
 every hand-off is a field here, so a stage cannot read a key that nobody writes.
 """
 from __future__ import annotations
@@ -43,6 +43,8 @@ class Frame:
     want_mask: asks the engine for ``mask`` (a preview's mask view; computing it costs a paste).
     mask: float32 (H, W) in [0, 1], the weight with which edited pixels replaced the frame's own;
         set by the engine only when ``want_mask`` was set and a face was edited, else None.
+    occlusion: float32 (H, W) in [0, 1], where something covers an edited face (the edit keeps
+        off it: reenact.engine.occlusion); set with ``mask`` when occlusion is on, else None.
     av_frame: the decoded ``av.VideoFrame`` this frame came from (file sources only, else None);
         a sink encodes it as is when ``edited`` is False, so untouched frames keep their pixels.
     """
@@ -59,6 +61,7 @@ class Frame:
     edited: bool = False
     want_mask: bool = False
     mask: np.ndarray | None = None
+    occlusion: np.ndarray | None = None
     av_frame: av.VideoFrame | None = None
 
     @property

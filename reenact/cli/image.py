@@ -70,6 +70,7 @@ def image_command(
     device: str = typer.Option("cpu", "--device"),
     overwrite: bool = overwrite_option(),
     max_pixels: int = max_pixels_option(),
+    occlusion: bool = typer.Option(False, "--occlusion", help="Keep the edit off whatever covers a face (hands, hair, glasses); experimental: misses a hand of the skin's colour, may read a moustache as cover."),
 ) -> None:
     """Change the facial expression in a photo (or make a sweep/strip of expressions)."""
     from reenact.aus.names import au_index
@@ -97,7 +98,7 @@ def image_command(
     found = track_image(image)
     if not found:
         raise ReenactError(f"{input}: no face found")
-    kw = dict(strength=strength, faces=faces, tracked=found, device=device)
+    kw = dict(strength=strength, faces=faces, tracked=found, device=device, occlusion=occlusion)
     base = edit_image(image, source if source is not None else (lambda own: own), generator, **kw)
     if not base.faces:
         raise ReenactError(f"{input}: no selected face (--faces {faces}; found ids "
@@ -124,11 +125,16 @@ def image_command(
 
 
 def _save_masks(records, output: Path) -> None:
-    """<stem>_masks.png: per face, a row of crop | C | A | output."""
+    """<stem>_masks.png: per face, a row of crop | C | A | occlusion | output (the occlusion
+    column only when it was on)."""
+    def grey(m):
+        a = (np.clip(m, 0, 1) * 255).round().astype(np.uint8)
+        return np.repeat(a[:, :, None], 3, axis=2)
     rows = []
     for r in records:
-        a = (np.clip(r.attention, 0, 1) * 255).round().astype(np.uint8)
-        rows.append([r.crop, r.color, np.repeat(a[:, :, None], 3, axis=2), r.output])
+        occ = [] if r.occlusion is None else [grey(r.occlusion)]
+        rows.append([r.crop, r.color, grey(r.attention)] + occ + [r.output])
     path = _masks_path(output)
     write_image(grid(rows), path)
-    typer.echo(f"wrote {path}: per face crop | colour C | attention A | result", err=True)
+    occ = " | occlusion" if records and records[0].occlusion is not None else ""
+    typer.echo(f"wrote {path}: per face crop | colour C | attention A{occ} | result", err=True)

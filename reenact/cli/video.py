@@ -70,6 +70,7 @@ def video_command(
     fade: int = typer.Option(6, "--fade", min=0, help="Frames over which an edit fades in/out when a face appears/leaves."),
     device: str = typer.Option("cpu", "--device", help="torch device for crops, model and paste (cpu, cuda)."),
     no_audio: bool = typer.Option(False, "--no-audio", help="Leave the audio out."),
+    occlusion: bool = typer.Option(False, "--occlusion", help="Keep the edit off whatever covers a face (hands, hair, glasses); experimental: misses a hand of the skin's colour, may read a moustache as cover."),
     duration: Optional[float] = typer.Option(None, "--duration", min=0.0, help="IN is a photo: "
                                              "seconds of video to make (default: the driver's or "
                                              "the timeline's length)."),
@@ -100,7 +101,8 @@ def video_command(
     timing = photo_timing(source, fps=fps, duration=duration, driver=driver) if photo else None
     generator = load_model(model, backend, device, batch)
     typer.echo(f"model {model}: {generator.describe()}", err=True)
-    cfg = EngineConfig(strength=strength, faces=faces, batch=batch, fade_frames=fade, device=device)
+    cfg = EngineConfig(strength=strength, faces=faces, batch=batch, fade_frames=fade, device=device,
+                       occlusion=occlusion)
     sink_cfg = SinkConfig(crf=crf, preset=x264_preset, audio="none" if no_audio else "copy")
     log = lambda m: typer.echo(m, err=True)  # noqa: E731
     try:

@@ -10,7 +10,8 @@ the same order; ``flush()`` returns the rest at the end. Two things hold frames 
 Frames without a selected face are returned untouched: their pixels are never converted, and
 ``Frame.edited`` stays False so a sink may encode the decoded picture as is. A frame that
 arrives with ``want_mask`` set leaves with ``mask``: float32 (H, W), the weight with which edited
-pixels replaced the frame's own (a preview's mask view). Each frame also leaves with ``own_aus``
+pixels replaced the frame's own (a preview's mask view), and ``occlusion`` (what covers the
+faces, where ``EngineConfig.occlusion`` is on). Each frame also leaves with ``own_aus``
 and ``presence`` (reenact.frame).
 """
 from __future__ import annotations
@@ -24,10 +25,12 @@ import torch
 
 from reenact.engine.compose import (crop_frame_faces, paste_frame_faces, paste_mask, run_generator,
                                     torch_threads)
+from reenact.engine.occlusion import OcclusionTracker, cover_attention, occlusion_masks
 from reenact.engine.selection import FaceSelector
 from reenact.engine.stats import EngineStats
 from reenact.frame import Frame
 from reenact.kernels.paste import DEFAULT_FEATHER
+from reenact.models.protocol import GeneratorOutput
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,10 @@ class EngineConfig:
     as a fraction of the crop; device: torch device for crops, generator and paste;
     kernel_threads: torch threads for crop and paste (None: leave the global setting);
     generator_threads: torch threads while the generator runs (None: as the backend set them; a
-    file run picks them by core count, reenact.runtime.threads)."""
+    file run picks them by core count, reenact.runtime.threads);
+    occlusion: keep the edit off whatever covers a face (hands, hair, glasses), per face id over
+    time (reenact.engine.occlusion); off by default: it misses
+    a hand of the skin's colour and reads moustaches as cover, docs/notes/occlusion-measurements.md)."""
 
     strength: float = 1.0
     faces: str = "all"
@@ -50,6 +56,7 @@ class EngineConfig:
     device: str = "cpu"
     kernel_threads: int | None = 1
     generator_threads: int | None = None
+    occlusion: bool = False
 
 
 def _ramp(n: int, k: int) -> float:
@@ -91,6 +98,7 @@ class Engine:
         self._delay: deque[tuple[Frame, dict[int, int]]] = deque()
         self._ready: list[Frame] = []          # presence known, waiting for a generator batch
         self._first = True
+        self.occlusion = OcclusionTracker() if cfg.occlusion else None
 
     # -- public ------------------------------------------------------------------------------
     def push(self, frame: Frame) -> list[Frame]:
@@ -206,6 +214,13 @@ class Engine:
         with self.stats.timed("generator"), torch_threads(self.cfg.generator_threads):
             out = run_generator(self.generator, crops, targets, sources, lms, self.cfg.batch)
         self.stats.generator_calls += -(-len(crops) // max(1, self.cfg.batch))
+        occ = None
+        if self.occlusion is not None:
+            with self.stats.timed("occlusion"):
+                ids = [f.face_id for j in jobs for f in j[2]]
+                occ = occlusion_masks(crops, lms, ids, self.occlusion)
+                out = GeneratorOutput(out.color, cover_attention(out.attention, occ))
+                self.occlusion.forget({f.face_id for f in jobs[-1][0].faces})
         with self.stats.timed("paste"), torch_threads(self.cfg.kernel_threads):
             i = 0
             for fr, img, faces, fc in jobs:
@@ -216,6 +231,9 @@ class Engine:
                 if fr.want_mask:  # asked for by a preview's mask view
                     fr.mask = paste_mask(*fr.image.shape[:2], out.attention[i:i + n],
                                          fc.crop_from_frame, np.asarray(weights), self.cfg.feather)
+                    if occ is not None:  # what covers the faces, in frame pixels
+                        fr.occlusion = paste_mask(*fr.image.shape[:2], 1.0 - occ[i:i + n], fc.crop_from_frame,
+                                                  np.ones(n), self.cfg.feather)
                 if img.device.type != "cpu":
                     fr.image[...] = img.cpu().numpy()
                 fr.edited = True

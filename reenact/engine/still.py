@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from reenact.engine.compose import crop_frame_faces, paste_frame_faces, run_generator
+from reenact.engine.occlusion import cover_attention, occlusion_masks
 from reenact.engine.selection import FaceSelector
 from reenact.frame import Frame
 from reenact.kernels import to_uint8
@@ -23,8 +24,10 @@ from reenact.tracking.types import Face
 
 @dataclass
 class FaceEdit:
-    """One edited face. Images are uint8 (S, S, 3) RGB crops; attention float32 (S, S) in [0, 1];
-    AUs float32 (17,) on the 0-5 scale; crop_from_frame float64 (2, 3)."""
+    """One edited face. Images are uint8 (S, S, 3) RGB crops; attention float32 (S, S) in [0, 1]
+    (the generator's); occlusion float32 (S, S) in [0, 1] (what covers the face; the edit used
+    max(attention, occlusion)), or None when occlusion was off; AUs float32 (17,) on the 0-5
+    scale; crop_from_frame float64 (2, 3)."""
 
     face_id: int
     crop: np.ndarray
@@ -35,6 +38,7 @@ class FaceEdit:
     source_aus: np.ndarray
     crop_from_frame: np.ndarray
     face: Face | None = None
+    occlusion: np.ndarray | None = None
 
 
 @dataclass
@@ -68,11 +72,12 @@ def _targets_for(spec, image: np.ndarray, faces: list[Face], own: dict[int, np.n
 def edit_image(image: np.ndarray, targets, generator, *, strength: float = 1.0,
                faces: str | int = "all", tracked: list[Face] | None = None, tracker=None,
                estimator=None, own: dict[int, np.ndarray] | None = None, feather: float = DEFAULT_FEATHER,
-               device: str = "cpu") -> EditResult:
+               device: str = "cpu", occlusion: bool = False) -> EditResult:
     """Edit the faces of one uint8 (H, W, 3) RGB image; the input array is not modified.
 
     tracked / own: faces and their AUs from an earlier call (sweeps reuse them instead of tracking
-    again). Faces without a target are left alone."""
+    again). Faces without a target are left alone. occlusion: keep the edit off what covers a face
+    (reenact.engine.occlusion)."""
     found = tracked if tracked is not None else track_image(image, tracker)
     chosen = FaceSelector(faces)(found)
     if own is None:
@@ -90,17 +95,19 @@ def edit_image(image: np.ndarray, targets, generator, *, strength: float = 1.0,
     tgt = np.stack([np.asarray(wanted[f.face_id], np.float32) for f in chosen])
     src = np.stack([own[f.face_id] for f in chosen])
     gen = run_generator(generator, fc.crops, tgt, src, fc.landmarks, batch=len(chosen))
-    paste_frame_faces(img, gen.color, gen.attention, fc.crop_from_frame,
+    occ = occlusion_masks(fc.crops, fc.landmarks, [f.face_id for f in chosen]) if occlusion else None
+    attention = cover_attention(gen.attention, occ)
+    paste_frame_faces(img, gen.color, attention, fc.crop_from_frame,
                       np.full(len(chosen), strength), feather)
     if img.device.type != "cpu":
         out[...] = img.cpu().numpy()
-    y = blend(fc.crops, gen.color, gen.attention)
+    y = blend(fc.crops, gen.color, attention)
     y = strength * y + (1.0 - strength) * fc.crops
     records = [FaceEdit(face_id=f.face_id, crop=to_uint8(fc.crops[i]).cpu().numpy(),
                         output=to_uint8(y[i]).cpu().numpy(), color=to_uint8(gen.color[i]).cpu().numpy(),
                         attention=gen.attention[i, 0].cpu().numpy().astype(np.float32),
                         target_aus=tgt[i], source_aus=src[i], crop_from_frame=fc.crop_from_frame[i],
-                        face=f)
+                        face=f, occlusion=None if occ is None else occ[i, 0].cpu().numpy())
                for i, f in enumerate(chosen)]
     return EditResult(out, records)
 

@@ -123,7 +123,7 @@ def _decorate(out: Frame, fps: float, latency_s: float, keys: KeyControls | None
     if keys is not None:
         state = keys.source.state()
         if state.show_masks:
-            image = draw_masks(image, out.mask, out.faces)
+            image = draw_masks(image, out.mask, out.faces, out.occlusion)
         lines.append(f"{state.source_name or 'own'}  strength {state.strength:.1f}")
         lines.append(HELP)
     return draw_overlay(image, lines)

@@ -32,8 +32,10 @@ def draw_overlay(image_rgb: np.ndarray, lines: list[str]) -> np.ndarray:
     return out
 
 
-def draw_masks(image_rgb: np.ndarray, mask: np.ndarray | None, faces) -> np.ndarray:
-    """The mask view: the engine's paste mask (``Frame.mask``) tinted red where it exists, else the
+def draw_masks(image_rgb: np.ndarray, mask: np.ndarray | None, faces,
+               occlusion: np.ndarray | None = None) -> np.ndarray:
+    """The mask view: the engine's paste mask (``Frame.mask``) tinted red where it exists, and
+    what covers the faces (``Frame.occlusion``, the edit keeps off it) tinted blue; else the
     tracked landmarks."""
     import cv2
 
@@ -41,7 +43,11 @@ def draw_masks(image_rgb: np.ndarray, mask: np.ndarray | None, faces) -> np.ndar
     if mask is not None and mask.shape[:2] == out.shape[:2]:
         m = np.clip(mask.astype(np.float32), 0, 1)[..., None]
         red = np.array([255, 0, 0], np.float32)
-        return (out * (1 - 0.5 * m) + red * 0.5 * m).astype(np.uint8)
+        out = out * (1 - 0.5 * m) + red * 0.5 * m
+        if occlusion is not None and occlusion.shape[:2] == out.shape[:2]:
+            o = np.clip(occlusion.astype(np.float32), 0, 1)[..., None]
+            out = out * (1 - 0.6 * o) + np.array([0, 80, 255], np.float32) * 0.6 * o
+        return out.astype(np.uint8)
     for face in faces:
         for x, y in np.round(face.landmarks).astype(int)[::3]:
             cv2.circle(out, (int(x), int(y)), 1, (0, 255, 0), -1)

@@ -2,6 +2,8 @@
 selection, two faces and a face at the frame edge, failure without a file, still editing."""
 from __future__ import annotations
 
+import dataclasses
+
 
 import numpy as np
 import pytest
@@ -131,7 +133,10 @@ def test_frames_without_a_face_pass_through_bit_exact(tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames, fps=10, audio="aac")
     out = tmp_path / "out.mp4"
     gen = PaintGen()
-    stats = edit_video(src, out, gen, ConstSource(), engine_cfg=EngineConfig(fade_frames=0),
+    # occlusion off: at this fake generator's 64 px crop the nose reads as partly covered
+    # (0.36 at the probe pixel; docs/notes/occlusion-measurements.md), and this test is about
+    # which frames are touched, not about occlusion (tests/test_occlusion.py).
+    stats = edit_video(src, out, gen, ConstSource(), engine_cfg=EngineConfig(fade_frames=0, occlusion=False),
                        sink_cfg=SinkConfig(crf=0), progress=False, log=lambda m: None)
     a, b = decoded_rgb(src), decoded_rgb(out)
     assert stats.edited_frames >= 5
@@ -166,6 +171,9 @@ def test_driver_stop_ends_the_output(tmp_path):
 # -- engine logic with a scheduled tracker -----------------------------------------------------------
 def run_engine(schedule, n, cfg, gen=None, source=None):
     gen = gen or PaintGen()
+    # The frames are noise, which fits no face's colours: occlusion would (rightly) cover it all.
+    # These tests are about order, batching and presence; tests/test_occlusion.py covers occlusion.
+    cfg = dataclasses.replace(cfg, occlusion=False)
     eng = Engine(gen, au_source=source or ConstSource(), estimator=ZeroEstimator(), cfg=cfg,
                  tracker=ScheduleTracker(schedule))
     frames = frames_of(n)
@@ -235,8 +243,8 @@ def test_live_process_is_one_in_one_out():
 
 def test_mask_on_request_matches_what_the_paste_changed():
     eng = Engine(PaintGen(), au_source=ConstSource(), estimator=ZeroEstimator(),
-                 cfg=EngineConfig(strength=0.5, fade_frames=0, lookahead=False),
-                 tracker=ScheduleTracker(lambda i: [fake_face(0, 80, 60, 60)]))
+                 cfg=EngineConfig(strength=0.5, fade_frames=0, lookahead=False, occlusion=False),
+                 tracker=ScheduleTracker(lambda i: [fake_face(0, 80, 60, 60)]))  # noise frames
     plain, asked = frames_of(2)
     asked.want_mask = True
     before = asked.image.astype(float)
@@ -255,6 +263,9 @@ def test_mask_on_request_matches_what_the_paste_changed():
 # -- real faces: two faces, a face at the edge, stills ------------------------------------------------
 def _edit_still(image, gen, **kw):
     from reenact.tracking.tracker import FaceTracker
+    # Plumbing with a fake 64 px generator, whose crop's nose reads as partly covered (see
+    # test_frames_without_a_face_pass_through_bit_exact): occlusion off unless a test asks.
+    kw.setdefault("occlusion", False)
     with FaceTracker(TrackerConfig(mode="image")) as tracker:
         return edit_image(image, np.full(17, 2.0, np.float32), gen, tracker=tracker, **kw)
 
