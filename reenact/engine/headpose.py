@@ -46,9 +46,9 @@ class Ring:
     neck: float
 
 
-RINGS = (Ring(1.25, 0.35, 1.0, 0.45), Ring(1.6, 0.7, 0.9, 0.65), Ring(2.4, 0.7, 0.0, 0.0))
+RINGS = (Ring(1.25, 0.15, 1.0, 0.45), Ring(1.6, 0.3, 0.9, 0.65), Ring(2.4, 0.3, 0.0, 0.0))
 FLOW_STEP = 2       # pixels between the points where the warp's map is computed exactly
-FOLD_MARGIN = 0.5   # the last moving ring moves at most this fraction of its gap to the still ring
+FOLD_MARGIN = 0.4   # the last moving ring moves at most this fraction of its gap to the still ring
 
 
 class HeadWarp:
@@ -76,6 +76,7 @@ class HeadWarp:
         n_oval = len(FACE_OVAL)
         self._last_moving = slice(len(mesh) + n_oval, len(mesh) + 2 * n_oval)
         self._still = slice(len(mesh) + 2 * n_oval, None)
+        self._gap = np.linalg.norm(self.src[self._still] - self.src[self._last_moving], axis=1)
         self.simplices = Delaunay(self.src).simplices
         h, w = shape
         x0, y0 = np.floor(self.src[self._still].min(0)).astype(int)
@@ -86,18 +87,27 @@ class HeadWarp:
         self._grid = (xs, ys)
 
     def project(self, motion: HeadMotion) -> tuple[np.ndarray, np.ndarray]:
-        """(P, 2) image positions and (P,) depths of the warp's points after ``motion``."""
+        """(P, 2) image positions and (P,) depths of the warp's points after ``motion``.
+
+        A motion that would carry the last moving ring more than FOLD_MARGIN of the way to the
+        still ring (a large roll or shift: the band between them would fold over) is scaled back
+        toward the identity until it does not: the head follows less far, never tears."""
+        for _ in range(3):
+            dst, depth = self._moved(motion)
+            reach = (np.linalg.norm(dst[self._last_moving] - self.src[self._last_moving], axis=1)
+                     / self._gap).max()
+            if reach <= FOLD_MARGIN * 1.001:
+                break
+            motion = HeadMotion.from_vector(motion.as_vector() * (FOLD_MARGIN / reach))
+        return dst, depth
+
+    def _moved(self, motion: HeadMotion) -> tuple[np.ndarray, np.ndarray]:
         shift = np.array([motion.shift[0], motion.shift[1], 0.0]) * self.size
-        moved = self.pivot + motion.scale * (self.src3 - self.pivot) @ np.asarray(motion.rotation).T + shift
-        delta = self.weights[:, None] * (moved[:, :2] - self.src)
-        # A large roll or shift could carry the last moving ring across the still one (a fold).
-        gap = np.linalg.norm(self.src[self._still] - self.src[self._last_moving], axis=1)
-        d = delta[self._last_moving]
-        n = np.linalg.norm(d, axis=1)
-        limit = FOLD_MARGIN * gap
-        delta[self._last_moving] = d * np.minimum(1.0, limit / np.maximum(n, 1e-9))[:, None]
+        moved = (self.pivot + motion.scale * (self.src3 - self.pivot) @ np.asarray(motion.rotation).T
+                 + shift)
+        dst = self.src + self.weights[:, None] * (moved[:, :2] - self.src)
         depth = self.src3[:, 2] + self.weights * (moved[:, 2] - self.src3[:, 2])
-        return self.src + delta, depth
+        return dst, depth
 
     def warp(self, image: np.ndarray, motion: HeadMotion) -> np.ndarray:
         """The image with the head moved; exactly ``image`` for the identity motion, and unchanged
