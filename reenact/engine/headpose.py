@@ -48,6 +48,7 @@ class Ring:
 
 RINGS = (Ring(1.25, 0.15, 1.0, 0.45), Ring(1.6, 0.3, 0.9, 0.65), Ring(2.4, 0.3, 0.0, 0.0))
 FLOW_STEP = 2       # pixels between the points where the warp's map is computed exactly
+DEADBAND_PX = 0.35  # pose changes smaller than this (px at the face) are jitter, not motion
 FOLD_MARGIN = 0.4   # the last moving ring moves at most this fraction of its gap to the still ring
 
 
@@ -166,12 +167,24 @@ def head_motion_stage(face, shape: tuple[int, int], motion: DriverHeadMotion,
     """A per-frame stage for edit_video's ``post``: the frame's (edited) picture with the photo's
     head moved to the actor's pose at the frame's time."""
     warp = HeadWarp(face, shape)
+    held: list[np.ndarray] = []  # the motion last applied
 
     def stage(frame: Frame) -> Frame:
-        m = motion.at(frame_time(frame, fps))
+        v = motion.at(frame_time(frame, fps)).as_vector()
+        # A change that moves no point by DEADBAND_PX is MediaPipe's jitter on a still actor:
+        # keep the pose last applied, so a still photo stays pixel-still (no resampling shimmer).
+        if held and warp.size * _motion_norm(v - held[0]) < DEADBAND_PX:
+            v = held[0]
+        held[:] = [v]
+        m = HeadMotion.from_vector(v)
         if not m.is_identity():
             frame.image = np.ascontiguousarray(warp.warp(frame.image, m))
             frame.edited = True
         return frame
 
     return stage
+
+
+def _motion_norm(dv: np.ndarray) -> float:
+    """Roughly how far (in face sizes) a change ``dv`` of a motion vector moves the face's points."""
+    return float(np.linalg.norm(dv[:3]) + np.linalg.norm(dv[3:5]) + abs(dv[5]))

@@ -190,3 +190,25 @@ def test_pose_option_is_refused_for_a_video_input_and_checked_for_a_photo(tmp_pa
                             str(tmp_path / "o.mp4"), "--model", "identity"])
     assert isinstance(r.exception, ReenactError) and "on or off" in str(r.exception)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_still_actors_pose_jitter_leaves_the_photo_pixel_still(photo):
+    from fractions import Fraction
+
+    from reenact.engine.headpose import DriverHeadMotion, head_motion_stage
+    from reenact.frame import Frame
+
+    image, face = photo
+    n = 30
+    rng = np.random.default_rng(1)
+    jitter = np.deg2rad(rng.normal(0, 0.05, (n, 3)))  # MediaPipe's pose noise on a still face
+    jitter[: n // 2, 1] += np.deg2rad(6.0)  # ... and a real turn in the first half
+    track = DriverTrack(np.arange(n) / 30.0, np.zeros((n, NUM_AUS), np.float32), np.ones(n, bool),
+                        "still", Rotation.from_rotvec(jitter).as_matrix(), np.full((n, 2), 100.0),
+                        np.full(n, 50.0))
+    stage = head_motion_stage(face, image.shape[:2], DriverHeadMotion(DriverSource("still", track=track)))
+    out = [stage(Frame(image.copy(), pts=i, time_base=Fraction(1, 30), index=i)).image
+           for i in range(n)]
+    still = out[n // 2 + 8:]  # the smoothing has settled after the turn
+    assert all(np.array_equal(a, still[0]) for a in still)
+    assert not np.array_equal(out[0], out[-1])  # the turn itself did arrive
