@@ -49,7 +49,7 @@ class Ring:
 RINGS = (Ring(1.25, 0.15, 1.0, 0.45), Ring(1.6, 0.3, 0.9, 0.65), Ring(2.4, 0.3, 0.0, 0.0))
 FLOW_STEP = 2       # pixels between the points where the warp's map is computed exactly
 DEADBAND_PX = 0.35  # pose changes smaller than this (px at the face) are jitter, not motion
-FOLD_MARGIN = 0.4   # the last moving ring moves at most this fraction of its gap to the still ring
+MIN_AREA_RATIO = 0.2  # the band's triangles keep at least this fraction of their area
 
 
 class HeadWarp:
@@ -74,11 +74,10 @@ class HeadWarp:
         self.src3 = np.concatenate(points)
         self.weights = np.concatenate(weights)
         self.src = self.src3[:, :2].copy()
-        n_oval = len(FACE_OVAL)
-        self._last_moving = slice(len(mesh) + n_oval, len(mesh) + 2 * n_oval)
-        self._still = slice(len(mesh) + 2 * n_oval, None)
-        self._gap = np.linalg.norm(self.src[self._still] - self.src[self._last_moving], axis=1)
+        self._still = slice(len(mesh) + 2 * len(FACE_OVAL), None)
         self.simplices = Delaunay(self.src).simplices
+        self._band = self.simplices[(self.simplices >= len(mesh)).any(1)]
+        self._band_area = _signed_areas(self.src[self._band])
         h, w = shape
         x0, y0 = np.floor(self.src[self._still].min(0)).astype(int)
         x1, y1 = np.ceil(self.src[self._still].max(0)).astype(int) + 1
@@ -90,16 +89,14 @@ class HeadWarp:
     def project(self, motion: HeadMotion) -> tuple[np.ndarray, np.ndarray]:
         """(P, 2) image positions and (P,) depths of the warp's points after ``motion``.
 
-        A motion that would carry the last moving ring more than FOLD_MARGIN of the way to the
-        still ring (a large roll or shift: the band between them would fold over) is scaled back
-        toward the identity until it does not: the head follows less far, never tears."""
-        for _ in range(3):
+        A motion that would squash a triangle of the band around the face below MIN_AREA_RATIO of
+        its area, or fold it over (a very large roll or shift), is scaled back toward the identity
+        until it does not: the head follows less far, the background never tears."""
+        for _ in range(8):
             dst, depth = self._moved(motion)
-            reach = (np.linalg.norm(dst[self._last_moving] - self.src[self._last_moving], axis=1)
-                     / self._gap).max()
-            if reach <= FOLD_MARGIN * 1.001:
+            if (_signed_areas(dst[self._band]) / self._band_area).min() >= MIN_AREA_RATIO:
                 break
-            motion = HeadMotion.from_vector(motion.as_vector() * (FOLD_MARGIN / reach))
+            motion = HeadMotion.from_vector(motion.as_vector() * 0.8)
         return dst, depth
 
     def _moved(self, motion: HeadMotion) -> tuple[np.ndarray, np.ndarray]:
@@ -188,3 +185,9 @@ def head_motion_stage(face, shape: tuple[int, int], motion: DriverHeadMotion,
 def _motion_norm(dv: np.ndarray) -> float:
     """Roughly how far (in face sizes) a change ``dv`` of a motion vector moves the face's points."""
     return float(np.linalg.norm(dv[:3]) + np.linalg.norm(dv[3:5]) + abs(dv[5]))
+
+
+def _signed_areas(tri: np.ndarray) -> np.ndarray:
+    """Twice the signed area of each (T, 3, 2) triangle."""
+    a, b = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    return a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
