@@ -76,7 +76,9 @@ class HeadWarp:
         self.src = self.src3[:, :2].copy()
         self._still = slice(len(mesh) + 2 * len(FACE_OVAL), None)
         self.simplices = Delaunay(self.src).simplices
-        self._band = self.simplices[(self.simplices >= len(mesh)).any(1)]
+        # The rings' own triangles: those touching the mesh may fold at the face's silhouette in a
+        # turn (the cheek hides its edge; drawing back to front handles it), these must not.
+        self._band = self.simplices[(self.simplices >= len(mesh)).all(1)]
         self._band_area = _signed_areas(self.src[self._band])
         h, w = shape
         x0, y0 = np.floor(self.src[self._still].min(0)).astype(int)
@@ -89,7 +91,7 @@ class HeadWarp:
     def project(self, motion: HeadMotion) -> tuple[np.ndarray, np.ndarray]:
         """(P, 2) image positions and (P,) depths of the warp's points after ``motion``.
 
-        A motion that would squash a triangle of the band around the face below MIN_AREA_RATIO of
+        A motion that would squash a triangle between the rings around the face below MIN_AREA_RATIO of
         its area, or fold it over (a very large roll or shift), is scaled back toward the identity
         until it does not: the head follows less far, the background never tears."""
         for _ in range(8):
