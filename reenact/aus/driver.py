@@ -151,12 +151,17 @@ class SeriesRemapSource:
 @dataclass
 class DriverTrack:
     """A driver video's AU series: times (N,) seconds from its first frame, aus (N, 17),
-    present (N,) bool (False: no face; the AUs there hold the nearest earlier face's)."""
+    present (N,) bool (False: no face; the AUs there hold the nearest earlier face's); the actor's
+    head pose per frame (reenact.tracking.headpose.face_pose, held like the AUs where no face):
+    rotations (N, 3, 3) pixel frame, centres (N, 2) px, sizes (N,) px, or None when not tracked."""
 
     times: np.ndarray
     aus: np.ndarray
     present: np.ndarray
     path: str
+    rotations: np.ndarray | None = None
+    centres: np.ndarray | None = None
+    sizes: np.ndarray | None = None
 
 
 def track_driver(path: str | Path, estimator=None, max_frames: int | None = None,
@@ -166,11 +171,14 @@ def track_driver(path: str | Path, estimator=None, max_frames: int | None = None
 
     from reenact.aus.estimator import AUEstimator
     from reenact.errors import ReenactError
+    from reenact.aus.geometry import template3d
+    from reenact.tracking.headpose import face_pose
     from reenact.media.source import VideoSource
     from reenact.tracking.tracker import FaceTracker, TrackerConfig
 
     est = estimator or AUEstimator()
-    times, rows, present = [], [], []
+    times, rows, present, poses = [], [], [], []
+    template = template3d()  # pose from landmarks for a face MediaPipe gave no matrix
     try:
         src = VideoSource(path)
     except ReenactError as e:
@@ -185,22 +193,32 @@ def track_driver(path: str | Path, estimator=None, max_frames: int | None = None
             if result.faces:
                 face = max(result.faces, key=lambda f: f.area)
                 rows.append(est.estimate(face))
+                poses.append(face_pose(face, template))
                 present.append(True)
             else:
                 rows.append(None)
+                poses.append(None)
                 present.append(False)
             if max_frames is not None and len(times) >= max_frames:
                 break
     if not any(present):
         raise AUInputError(f"{path}: the driver video shows no face in any of its {len(times)} "
                            f"frames")
-    first = next(r for r in rows if r is not None)
-    filled, prev = [], first
+    filled = _hold_earlier(rows)
+    rot, centre, size = zip(*_hold_earlier(poses))
+    return DriverTrack(np.array(times), np.stack(filled).astype(np.float32),
+                       np.array(present), str(path), np.stack(rot), np.stack(centre),
+                       np.array(size))
+
+
+def _hold_earlier(rows: list) -> list:
+    """None entries replaced by the nearest earlier value (the first value before any)."""
+    prev = next(r for r in rows if r is not None)
+    filled = []
     for r in rows:
         prev = r if r is not None else prev
         filled.append(prev)
-    return DriverTrack(np.array(times), np.stack(filled).astype(np.float32),
-                       np.array(present), str(path))
+    return filled
 
 
 class DriverSource(SeriesRemapSource):

@@ -48,6 +48,19 @@ def open_targets(aus: Optional[str], driver: Optional[Path], driver_end: str, fp
     return open_au_source(aus, driver_policy=driver_end, fps=fps, progress=sys.stderr.isatty())
 
 
+def parse_pose(pose: Optional[str], photo: bool) -> bool:
+    """--pose on/off (default on) -> bool; only a photo source has a head to move, so the option
+    given with a video input is refused rather than silently ignored."""
+    if pose is None:
+        return True
+    text = pose.strip().lower()
+    if text not in ("on", "off"):
+        raise ReenactError(f"--pose must be on or off, got {pose!r}")
+    if not photo:
+        raise ReenactError("--pose applies to a photo input only: a video keeps its own head motion")
+    return text == "on"
+
+
 def video_command(
     input: Path = typer.Argument(..., help="The video to edit (any format FFmpeg reads), or a photo "
                                  "to animate (with --driver, a timeline, or --duration)."),
@@ -76,6 +89,9 @@ def video_command(
                                              "the timeline's length)."),
     fps: float = typer.Option(30.0, "--fps", min=1.0, max=240.0, help="IN is a photo: frame rate "
                               "of the video made from it (a driver video gives its own)."),
+    pose: Optional[str] = typer.Option(None, "--pose", help="IN is a photo driven by --driver: "
+                                       "its head follows the actor's head motion (on, the "
+                                       "default) or stays still (off). A video keeps its own."),
     overwrite: bool = overwrite_option(),
 ) -> None:
     """Change the facial expressions in a video; sound, timing and resolution are kept."""
@@ -94,6 +110,7 @@ def video_command(
     check_output_path(output)  # a bad container fails before the driver or model is loaded
     target = check_output_file(output, overwrite, inputs=(input, driver))
     photo = is_photo(input)
+    follow_head = parse_pose(pose, photo)
     if not photo:
         with VideoSource(input) as probe:  # unreadable input fails before anything slow
             fps = float(probe.info.rate or 30)
@@ -109,7 +126,7 @@ def video_command(
         if photo:
             stats = animate_photo(input, target, generator, source, timing, audio_from=driver,
                                   engine_cfg=cfg, sink_cfg=sink_cfg, progress=sys.stderr.isatty(),
-                                  log=log)
+                                  log=log, pose=follow_head)
         else:
             stats = edit_video(input, target, generator, source, engine_cfg=cfg, sink_cfg=sink_cfg,
                                progress=sys.stderr.isatty(), log=log)

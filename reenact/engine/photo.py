@@ -52,9 +52,13 @@ def photo_timing(au_source, *, fps: float = 30.0, duration: float | None = None,
 def animate_photo(photo: str | Path, output: str | Path, generator, au_source, timing: Timing, *,
                   audio_from: str | Path | None = None, engine_cfg: EngineConfig = EngineConfig(),
                   sink_cfg: SinkConfig = SinkConfig(), progress: bool = True,
-                  log: Callable[[str], None] = print) -> EngineStats:
+                  log: Callable[[str], None] = print, pose: bool = True) -> EngineStats:
     """Write ``output``: ``photo`` at ``timing``'s timestamps, each frame edited to ``au_source``'s
-    targets for its time, with the audio of ``audio_from`` (the driver) when given."""
+    targets for its time, with the audio of ``audio_from`` (the driver) when given.
+
+    pose: with a driver video, the photo's head also follows the actor's head motion
+    (reenact.engine.headpose; the face chosen by ``--faces``, else the largest); other AU sources
+    carry no head motion."""
     from reenact.engine.video import edit_video
     from reenact.tracking.fixed import FixedFaces
     from reenact.tracking.tracker import FaceTracker, TrackerConfig
@@ -64,10 +68,25 @@ def animate_photo(photo: str | Path, output: str | Path, generator, au_source, t
         log(note)
     tracker = FixedFaces(FaceTracker(TrackerConfig(mode="image")))
     try:
-        if not tracker.track(source.image).faces:
+        faces = tracker.track(source.image).faces
+        if not faces:
             raise ReenactError(f"{photo}: no face found in the photo; nothing to animate")
+        post = None
+        if pose and isinstance(au_source, DriverSource):
+            post = _head_stage(faces, source.image.shape[:2], au_source, engine_cfg)
         return edit_video(photo, output, generator, au_source, engine_cfg=engine_cfg,
                           sink_cfg=sink_cfg, tracker=tracker, progress=progress, log=log,
-                          source=source, audio_from=audio_from)
+                          source=source, audio_from=audio_from, post=post)
     finally:
         tracker.close()
+
+
+def _head_stage(faces, shape, au_source: DriverSource, engine_cfg: EngineConfig):
+    """The head-motion stage for the photo face ``--faces`` picks (an id), else its largest."""
+    from reenact.engine.headpose import DriverHeadMotion, head_motion_stage
+    from reenact.engine.selection import parse_faces
+
+    wanted = parse_faces(engine_cfg.faces)
+    chosen = [f for f in faces if f.face_id == wanted] if isinstance(wanted, int) else []
+    face = chosen[0] if chosen else max(faces, key=lambda f: f.area)
+    return head_motion_stage(face, shape, DriverHeadMotion(au_source), fps=au_source.cfg.fps)

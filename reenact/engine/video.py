@@ -15,6 +15,7 @@ from tqdm import tqdm
 # DriverEnded: an AU source's driver ended under the "stop" policy.
 from reenact.errors import DriverEnded
 from reenact.errors import ReenactError
+from reenact.frame import Frame
 from reenact.engine.pipeline import Engine, EngineConfig
 from reenact.engine.selection import parse_faces
 from reenact.engine.stats import EngineStats
@@ -28,13 +29,15 @@ def edit_video(input_path: str | Path, output_path: str | Path, generator, au_so
                tracker_cfg=None, tracker=None, estimator=None, progress: bool = True,
                log: Callable[[str], None] = print, source=None,
                audio_from: str | Path | None | bool = True,
-               threads: ThreadBudget | None = None) -> EngineStats:
+               threads: ThreadBudget | None = None,
+               post: Callable[[Frame], Frame] | None = None) -> EngineStats:
     """Edit the faces of ``input_path`` into ``output_path`` (see the module doc).
 
     source: the frames to edit, when they are not decoded from ``input_path`` (a PhotoSource);
     audio_from: the file whose audio goes into the output (True: ``input_path``; None: no audio);
     threads: the decoder, encoder and generator threads (None: by core count; settings given in
-    ``sink_cfg.threads`` or ``engine_cfg.generator_threads`` win).
+    ``sink_cfg.threads`` or ``engine_cfg.generator_threads`` win);
+    post: a last per-frame stage between the engine and the sink (a photo's head motion).
     Returns the run's EngineStats (per-stage times included: decode and encode are their threads'
     busy time)."""
     input_path, output_path = Path(input_path), Path(output_path)
@@ -61,7 +64,7 @@ def edit_video(input_path: str | Path, output_path: str | Path, generator, au_so
             log(note)
         try:
             with Engine(generator, tracker_cfg, au_source, estimator, engine_cfg, tracker=tracker) as eng:
-                complete = _pump(src, eng, sink, progress, log)
+                complete = _pump(src, eng, sink, progress, log, post)
                 stats = eng.stats
             _check_selected_face_seen(engine_cfg.faces, stats, input_path)
             declared = src.info.frames
@@ -91,19 +94,22 @@ def _check_selected_face_seen(faces, stats: EngineStats, input_path: Path) -> No
                            f"face ids found: {found}); nothing written")
 
 
-def _pump(src: VideoSource, eng: Engine, sink: VideoSink, progress: bool, log) -> bool:
-    """Frames from source through the engine into the sink. False when the driver stopped early."""
+def _pump(src: VideoSource, eng: Engine, sink: VideoSink, progress: bool, log,
+          post: Callable[[Frame], Frame] | None = None) -> bool:
+    """Frames from source through the engine (and ``post``) into the sink. False when the driver
+    stopped early."""
     bar = tqdm(total=src.info.frames, unit="frame", disable=not progress, dynamic_ncols=True,
                desc=src.path.name)
+    post = post or (lambda f: f)
     try:
         try:
             for frame in eng.run(src):
-                sink.write(frame)
+                sink.write(post(frame))
                 bar.update(1)
             return True
         except DriverEnded:
             for frame in eng.flush():
-                sink.write(frame)
+                sink.write(post(frame))
                 bar.update(1)
             log(f"the driver ended: output stops after {eng.stats.frames - 1} frames (--driver-end stop)")
             return False
