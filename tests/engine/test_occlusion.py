@@ -64,7 +64,7 @@ def photo():
 @pytest.fixture(scope="module")
 def crop(photo):
     image, faces = photo
-    fc = crop_frame_faces(torch.from_numpy(image), faces, AlignConfig(size=SIZE))
+    fc = crop_frame_faces(torch.from_numpy(image.copy()), faces, AlignConfig(size=SIZE))
     rgb = ((fc.crops[0].permute(1, 2, 0) + 1) * 127.5).round().to(torch.uint8).numpy()
     return rgb, fc.landmarks[0].numpy()
 
