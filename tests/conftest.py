@@ -53,3 +53,13 @@ def _seed():
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test (tiny models gain nothing from intra-op threads; on a
+    shared machine they only add waiting)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -10,20 +10,16 @@ import tempfile
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from reenact.cli.main import app
 from reenact.cli.outputs import check_output_file, check_output_folder
 from reenact.errors import ReenactError
 
 from conftest import DATA
+from helpers.cli import run
 
 CLIP = DATA / "video" / "single_face_small.mp4"
 FACE = DATA / "faces" / "london_002_03.jpg"
 
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def _photo(tmp_path):

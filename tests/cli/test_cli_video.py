@@ -7,21 +7,17 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
 from reenact.errors import ReenactError
-from reenact.cli.main import app
 
 from conftest import DATA
 from helpers.clips import face_canvas
 from helpers.clips import make_clip, pattern, probe
+from helpers.cli import run
 
 CLIP = DATA / "video" / "single_face_small.mp4"
 FACE = DATA / "faces" / "london_002_03.jpg"
 
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def test_video_with_the_identity_model_keeps_the_clip(tmp_path):

@@ -8,9 +8,7 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from reenact.cli.main import app
 from reenact.errors import ReenactError
 from reenact.media.photo import PhotoSource, Timing, fit_size, is_photo
 from reenact.tracking.fixed import FixedFaces
@@ -18,13 +16,11 @@ from reenact.tracking.tracker import TrackResult
 from reenact.tracking.types import Face
 
 from conftest import DATA
+from helpers.cli import run
 
 FACE = DATA / "faces" / "london_003_03.jpg"
 DRIVER = DATA / "video" / "single_face_smile_small.mp4"
 
-
-def run(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def decoded(path):

@@ -10,16 +10,9 @@ from reenact.models.checkpoint import load_checkpoint_generator, read_checkpoint
 from reenact.trainer.config import RECIPES, TrainConfig, recipe
 from reenact.trainer.loop import train
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 LOSS_KEYS = ("d/loss", "d/gp", "d/au_mse_real", "g/loss", "g/cycle_l1", "g/attention_mean")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models gain nothing from intra-op threads; on a shared machine they only add waiting
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _tiny(**kw) -> TrainConfig:

@@ -6,6 +6,8 @@ import torch
 from reenact.trainer.losses import (au_regression, cycle_l1, gradient_penalty, total_variation,
                                     wasserstein_critic)
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def test_gradient_penalty_of_a_linear_critic():
     # D(x) = <w, x> has gradient w everywhere: penalty = (||w|| - 1)^2 whatever alpha is.
@@ -56,14 +58,6 @@ def test_au_regression_and_other_terms():
 # Several processes each hold a share of the global batch and their gradients are summed: that must
 # equal one process holding the whole batch, for every weighting (summed or mean TV, the authors'
 # extra 1/N on the AU term), also for uneven shards (5 = 3 + 2).
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _nets():
     from reenact.models.networks import CRITIC_CONFIGS, GENERATOR_CONFIGS, Critic, Generator
 
