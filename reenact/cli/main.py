@@ -76,6 +76,14 @@ def main() -> None:
         except ReenactError as err:
             print(f"reenact: error: {err}", file=sys.stderr)
             sys.exit(2)
+        except Exception:
+            # A signal that lands inside an import or a native call can surface as another error
+            # (Python wraps it, e.g. "Error calling __set_name__"): once a signal has arrived, the
+            # run was interrupted, and that is all the user needs to read.
+            if guard.signum is None:
+                raise
+            print(f"reenact: interrupted by {guard.name}", file=sys.stderr)
+            sys.exit(guard.exit_code)
         except SystemExit as done:
             # Typer turns every KeyboardInterrupt into exit 130; say which signal it was. A command
             # for which a signal is the normal way to stop (serve, webcam) exits 0 and stays so.

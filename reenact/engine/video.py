@@ -56,25 +56,27 @@ def edit_video(input_path: str | Path, output_path: str | Path, generator, au_so
         if tracker_cfg is None and tracker is None:
             from reenact.tracking.tracker import TrackerConfig
             tracker_cfg = TrackerConfig(mode="video", fps=float(src.info.rate or 30))
-        sink = VideoSink(output_path, src.info, sink_cfg, audio_from=audio_from)
-        if src.info.rotation:
-            log(f"{input_path.name}: rotation {src.info.rotation} degrees (display matrix) kept in the output")
-        told = len(sink.notes)
-        for note in sink.notes:
-            log(note)
-        try:
-            with Engine(generator, tracker_cfg, au_source, estimator, engine_cfg, tracker=tracker) as eng:
+        # The engine (MediaPipe's graphs, the first heavy imports) is made before the output's
+        # temp file exists: an interruption during that slow start has nothing to clean up.
+        with Engine(generator, tracker_cfg, au_source, estimator, engine_cfg, tracker=tracker) as eng:
+            sink = VideoSink(output_path, src.info, sink_cfg, audio_from=audio_from)
+            if src.info.rotation:
+                log(f"{input_path.name}: rotation {src.info.rotation} degrees (display matrix) kept in the output")
+            told = len(sink.notes)
+            for note in sink.notes:
+                log(note)
+            try:
                 complete = _pump(src, eng, sink, progress, log, post)
                 stats = eng.stats
-            _check_selected_face_seen(engine_cfg.faces, stats, input_path)
-            declared = src.info.frames
-            if complete and declared and stats.frames < declared:
-                log(f"{input_path.name}: the input ended after {stats.frames} of its {declared} "
-                    "declared frames (the file is truncated or damaged); the output is as short")
-            sink.close(complete=complete)
-        except BaseException:
-            sink.abort()
-            raise
+                _check_selected_face_seen(engine_cfg.faces, stats, input_path)
+                declared = src.info.frames
+                if complete and declared and stats.frames < declared:
+                    log(f"{input_path.name}: the input ended after {stats.frames} of its {declared} "
+                        "declared frames (the file is truncated or damaged); the output is as short")
+                sink.close(complete=complete)
+            except BaseException:
+                sink.abort()
+                raise
         for note in sink.notes[told:]:  # notes from encoding (odd sizes)
             log(note)
         stats.times["decode"] = src.decode_time
