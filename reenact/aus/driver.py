@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Mapping
 
@@ -153,7 +154,8 @@ class DriverTrack:
     """A driver video's AU series: times (N,) seconds from its first frame, aus (N, 17),
     present (N,) bool (False: no face; the AUs there hold the nearest earlier face's); the actor's
     head pose per frame (reenact.tracking.headpose.face_pose, held like the AUs where no face):
-    rotations (N, 3, 3) pixel frame, centres (N, 2) px, sizes (N,) px, or None when not tracked."""
+    rotations (N, 3, 3) pixel frame, centres (N, 2) px, sizes (N,) px, or None when not tracked;
+    time_base and rate of its video stream (None when not read from a video)."""
 
     times: np.ndarray
     aus: np.ndarray
@@ -162,6 +164,8 @@ class DriverTrack:
     rotations: np.ndarray | None = None
     centres: np.ndarray | None = None
     sizes: np.ndarray | None = None
+    time_base: Fraction | None = None
+    rate: Fraction | None = None
 
 
 def track_driver(path: str | Path, estimator=None, max_frames: int | None = None,
@@ -208,7 +212,7 @@ def track_driver(path: str | Path, estimator=None, max_frames: int | None = None
     rot, centre, size = zip(*_hold_earlier(poses))
     return DriverTrack(np.array(times), np.stack(filled).astype(np.float32),
                        np.array(present), str(path), np.stack(rot), np.stack(centre),
-                       np.array(size))
+                       np.array(size), src.info.time_base, src.info.rate)
 
 
 def _hold_earlier(rows: list) -> list:

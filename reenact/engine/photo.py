@@ -7,6 +7,7 @@ output is the edit.
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
@@ -28,14 +29,10 @@ def photo_timing(au_source, *, fps: float = 30.0, duration: float | None = None,
     of its own and needs ``duration``.
     """
     if isinstance(au_source, DriverSource) and driver is not None:
-        from reenact.media.source import VideoSource
-
-        with VideoSource(driver) as probe:
-            tb, rate = probe.info.time_base, probe.info.rate
-        times = au_source.track.times
+        track = au_source.track  # its stream's time base and rate were read while tracking it
         if duration is None:
-            return Timing.of_times(times, tb, rate)
-        return Timing.uniform(duration, float(rate or fps))
+            return Timing.of_times(track.times, track.time_base or Fraction(1, 90000), track.rate)
+        return Timing.uniform(duration, float(track.rate or fps))
     if duration is not None:
         return Timing.uniform(duration, fps)
     if isinstance(au_source, TimelineSource):
