@@ -148,18 +148,13 @@ class PortraitProcessor:
 
 
 def read_portrait(path: str | Path, max_side: int = 720) -> np.ndarray:
-    """The --source picture as uint8 RGB, its longer side at most ``max_side`` (even sizes)."""
-    from PIL import Image
-
+    """The --source picture as uint8 RGB, its longer side at most ``max_side``, even sizes (the
+    one photo scaler, reenact.media.photo.fit_size)."""
     from reenact.media.image import read_image
+    from reenact.media.photo import fit_size
 
     p = Path(path)
     if not p.is_file():
         raise ReenactError(f"--source portrait not found: {p}")
-    image = read_image(p)
-    h, w = image.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
-    if size == (w, h):
-        return image
-    return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS), np.uint8).copy()
+    image, _ = fit_size(read_image(p), max_side, even=True)
+    return np.ascontiguousarray(image)

@@ -92,16 +92,23 @@ def is_photo(path: str | Path) -> bool:
         return False
 
 
-def fit_size(image: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, str | None]:
-    """The image, scaled down (area filter) when its longer side exceeds ``max_side``, and a note."""
+def fit_size(image: np.ndarray, max_side: int = MAX_SIDE, even: bool = False
+             ) -> tuple[np.ndarray, str | None]:
+    """The image, scaled down (area filter) when its longer side exceeds ``max_side``, and a note
+    saying so (None when nothing was done). ``even``: both sides also rounded down to even sizes
+    (the live video tracks want them), a small image included."""
     h, w = image.shape[:2]
-    if max(h, w) <= max_side:
+    s = min(1.0, max_side / max(h, w))
+    size = (max(2, round(w * s)), max(2, round(h * s)))
+    if even:
+        size = (max(2, int(w * s) // 2 * 2), max(2, int(h * s) // 2 * 2))
+    if size == (w, h):
         return image, None
     import cv2
 
-    s = max_side / max(h, w)
-    size = (max(2, round(w * s)), max(2, round(h * s)))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    if s == 1.0:                      # only evened: no note, nothing a user needs to know
+        return small, None
     return small, f"the photo is {w}x{h}: scaled to {size[0]}x{size[1]} (longer side {max_side})"
 
 

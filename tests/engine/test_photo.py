@@ -66,6 +66,14 @@ def test_a_huge_photo_is_scaled_with_a_note():
     assert same is img and none is None
 
 
+def test_the_live_portrait_is_evened_by_the_same_scaler():
+    odd = np.zeros((201, 301, 3), np.uint8)
+    evened, note = fit_size(odd, 1000, even=True)
+    assert evened.shape == (200, 300, 3) and note is None
+    small, note = fit_size(np.zeros((301, 1001, 3), np.uint8), 720, even=True)
+    assert small.shape[1] == 720 and small.shape[0] % 2 == 0 and "1001x301" in note
+
+
 def test_is_photo_tells_stills_from_videos(tmp_path):
     still = tmp_path / "a.gif"
     Image.new("RGB", (8, 8)).save(still)
